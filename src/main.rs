@@ -1,1 +1,3 @@
+//! The kcheck command-line tool.
+
 fn main() {}

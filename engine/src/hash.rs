@@ -117,10 +117,7 @@ enum Context {
 }
 
 fn is_time_key(key: &str) -> bool {
-    key.ends_with("Time")
-        || key.ends_with("Timestamp")
-        || key == "startedAt"
-        || key == "finishedAt"
+    key.ends_with("Time") || key.ends_with("Timestamp") || key == "startedAt" || key == "finishedAt"
 }
 
 fn write_canonical<W: Write>(w: &mut W, value: &Value, ctx: Context) {

@@ -48,6 +48,8 @@ pub struct Event {
     pub event_type: EventType,
     /// The object after the write (for `Deleted`, its last state).
     pub object: Arc<Stored>,
+    /// The object before the write (None for `Added`).
+    pub previous: Option<Arc<Stored>>,
 }
 
 /// The objects of one kind, keyed by (namespace, name).
@@ -56,9 +58,15 @@ pub type KindObjects = OrdMap<(Option<String>, String), Arc<Stored>>;
 /// One kind's history: the kind's objects after each of its events.
 /// `snapshots[0]` is the empty table; `snapshots[n]` is the table after the
 /// kind's n-th event, sharing structure with its neighbours.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct KindLog {
     snapshots: Vector<KindObjects>,
+}
+
+impl Default for KindLog {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl KindLog {
@@ -76,7 +84,9 @@ impl KindLog {
 
     /// The objects now.
     pub fn current(&self) -> &KindObjects {
-        self.snapshots.back().expect("a log always has its initial snapshot")
+        self.snapshots
+            .back()
+            .expect("a log always has its initial snapshot")
     }
 
     /// The objects as of the kind's `seq`-th event (clamped to the present).

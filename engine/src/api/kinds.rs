@@ -49,7 +49,13 @@ const BUILTIN: &[(&str, &str, &str, bool, bool)] = &[
     ("v1", "ServiceAccount", "serviceaccounts", true, false),
     ("v1", "Endpoints", "endpoints", true, false),
     ("v1", "Event", "events", true, false),
-    ("v1", "PersistentVolumeClaim", "persistentvolumeclaims", true, true),
+    (
+        "v1",
+        "PersistentVolumeClaim",
+        "persistentvolumeclaims",
+        true,
+        true,
+    ),
     ("v1", "PersistentVolume", "persistentvolumes", false, true),
     ("v1", "ResourceQuota", "resourcequotas", true, true),
     ("v1", "LimitRange", "limitranges", true, false),
@@ -57,22 +63,88 @@ const BUILTIN: &[(&str, &str, &str, bool, bool)] = &[
     ("apps/v1", "ReplicaSet", "replicasets", true, true),
     ("apps/v1", "StatefulSet", "statefulsets", true, true),
     ("apps/v1", "DaemonSet", "daemonsets", true, true),
-    ("apps/v1", "ControllerRevision", "controllerrevisions", true, false),
+    (
+        "apps/v1",
+        "ControllerRevision",
+        "controllerrevisions",
+        true,
+        false,
+    ),
     ("batch/v1", "Job", "jobs", true, true),
     ("batch/v1", "CronJob", "cronjobs", true, true),
-    ("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", true, true),
-    ("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets", true, true),
+    (
+        "autoscaling/v2",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        true,
+        true,
+    ),
+    (
+        "policy/v1",
+        "PodDisruptionBudget",
+        "poddisruptionbudgets",
+        true,
+        true,
+    ),
     ("networking.k8s.io/v1", "Ingress", "ingresses", true, true),
-    ("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies", true, false),
-    ("discovery.k8s.io/v1", "EndpointSlice", "endpointslices", true, false),
+    (
+        "networking.k8s.io/v1",
+        "NetworkPolicy",
+        "networkpolicies",
+        true,
+        false,
+    ),
+    (
+        "discovery.k8s.io/v1",
+        "EndpointSlice",
+        "endpointslices",
+        true,
+        false,
+    ),
     ("coordination.k8s.io/v1", "Lease", "leases", true, false),
     ("rbac.authorization.k8s.io/v1", "Role", "roles", true, false),
-    ("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings", true, false),
-    ("rbac.authorization.k8s.io/v1", "ClusterRole", "clusterroles", false, false),
-    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "clusterrolebindings", false, false),
-    ("storage.k8s.io/v1", "StorageClass", "storageclasses", false, false),
-    ("scheduling.k8s.io/v1", "PriorityClass", "priorityclasses", false, false),
-    ("apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", false, true),
+    (
+        "rbac.authorization.k8s.io/v1",
+        "RoleBinding",
+        "rolebindings",
+        true,
+        false,
+    ),
+    (
+        "rbac.authorization.k8s.io/v1",
+        "ClusterRole",
+        "clusterroles",
+        false,
+        false,
+    ),
+    (
+        "rbac.authorization.k8s.io/v1",
+        "ClusterRoleBinding",
+        "clusterrolebindings",
+        false,
+        false,
+    ),
+    (
+        "storage.k8s.io/v1",
+        "StorageClass",
+        "storageclasses",
+        false,
+        false,
+    ),
+    (
+        "scheduling.k8s.io/v1",
+        "PriorityClass",
+        "priorityclasses",
+        false,
+        false,
+    ),
+    (
+        "apiextensions.k8s.io/v1",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+        false,
+        true,
+    ),
 ];
 
 /// Why a CustomResourceDefinition could not be registered.
@@ -105,7 +177,11 @@ impl KindRegistry {
             .map(|&(api_version, kind, plural, namespaced, status)| {
                 let info = KindInfo {
                     group_kind: GroupKind::from_api_version(api_version, kind),
-                    version: api_version.rsplit('/').next().unwrap_or(api_version).to_string(),
+                    version: api_version
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or(api_version)
+                        .to_string(),
                     plural: plural.to_string(),
                     namespaced,
                     status_subresource: status,
@@ -256,7 +332,10 @@ mod tests {
         assert!(!ns.namespaced);
         let cm = kinds.lookup("v1", "ConfigMap").unwrap();
         assert!(!cm.status_subresource);
-        assert_eq!(kinds.lookup("apps/v1", "Deployment").unwrap().api_version(), "apps/v1");
+        assert_eq!(
+            kinds.lookup("apps/v1", "Deployment").unwrap().api_version(),
+            "apps/v1"
+        );
         assert!(kinds.lookup("v1", "Widget").is_none());
     }
 
@@ -283,7 +362,10 @@ mod tests {
         assert_eq!(info.group_kind, GroupKind::new("example.com", "Widget"));
         assert!(!info.namespaced);
         assert!(info.status_subresource);
-        assert_eq!(info.list_rules.list_type(&["spec", "items"]), ListType::Map(vec!["id".into()]));
+        assert_eq!(
+            info.list_rules.list_type(&["spec", "items"]),
+            ListType::Map(vec!["id".into()])
+        );
         assert!(kinds.lookup("example.com/v1", "Widget").is_some());
     }
 

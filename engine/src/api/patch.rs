@@ -41,8 +41,9 @@ impl PatchBody {
                 require_map(p)?;
                 json_patch::merge(&mut out, p);
             }
-            PatchBody::Json(p) => json_patch::patch(&mut out, &p.0)
-                .map_err(|e| ApiError::invalid(format!("the JSON patch could not be applied: {e}")))?,
+            PatchBody::Json(p) => json_patch::patch(&mut out, &p.0).map_err(|e| {
+                ApiError::invalid(format!("the JSON patch could not be applied: {e}"))
+            })?,
             PatchBody::Strategic(p) => {
                 require_map(p)?;
                 strategic_merge(&mut out, p, rules, &mut Vec::new());
@@ -128,7 +129,9 @@ mod tests {
     fn json_patch_test_failure_is_invalid() {
         let p: json_patch::Patch =
             serde_json::from_value(json!([{"op": "test", "path": "/a", "value": 2}])).unwrap();
-        let err = PatchBody::Json(p).apply_to(&json!({"a": 1}), &ListRules::builtin()).unwrap_err();
+        let err = PatchBody::Json(p)
+            .apply_to(&json!({"a": 1}), &ListRules::builtin())
+            .unwrap_err();
         assert!(err.is_invalid());
     }
 
@@ -136,10 +139,14 @@ mod tests {
     fn strategic_merge_patch_merges_containers_by_name() {
         let obj = json!({"spec": {"containers": [
             {"name": "a", "image": "a:1"}, {"name": "b", "image": "b:1"}]}});
-        let out = PatchBody::Strategic(json!({"spec": {"containers": [{"name": "b", "image": "b:2"}]}}))
-            .apply_to(&obj, &ListRules::builtin())
-            .unwrap();
-        assert_eq!(out["spec"]["containers"], json!([
-            {"name": "a", "image": "a:1"}, {"name": "b", "image": "b:2"}]));
+        let out =
+            PatchBody::Strategic(json!({"spec": {"containers": [{"name": "b", "image": "b:2"}]}}))
+                .apply_to(&obj, &ListRules::builtin())
+                .unwrap();
+        assert_eq!(
+            out["spec"]["containers"],
+            json!([
+            {"name": "a", "image": "a:1"}, {"name": "b", "image": "b:2"}])
+        );
     }
 }

@@ -21,7 +21,8 @@ use super::validation;
 use crate::hash::{Digest, StateDigest, entry_hash, object_hash};
 
 /// The namespaces that exist from the start, as in a new cluster.
-pub const INITIAL_NAMESPACES: [&str; 4] = ["default", "kube-node-lease", "kube-public", "kube-system"];
+pub const INITIAL_NAMESPACES: [&str; 4] =
+    ["default", "kube-node-lease", "kube-public", "kube-system"];
 
 /// Seconds since the Unix epoch of logical time zero (2024-01-01T00:00:00Z).
 const EPOCH_SECONDS: i64 = 1_704_067_200;
@@ -266,7 +267,10 @@ impl ApiServer {
     pub fn all_objects(&self) -> impl Iterator<Item = (ObjectKey, &Arc<Stored>)> {
         self.tables.iter().flat_map(|(kind, log)| {
             log.current().iter().map(move |((ns, name), stored)| {
-                (ObjectKey::new(kind.clone(), ns.as_deref(), name.clone()), stored)
+                (
+                    ObjectKey::new(kind.clone(), ns.as_deref(), name.clone()),
+                    stored,
+                )
             })
         })
     }
@@ -286,7 +290,10 @@ impl ApiServer {
         let info = self.kind_info(&key.kind)?;
         self.tables
             .get(&key.kind)
-            .and_then(|log| log.current().get(&(key.namespace.clone(), key.name.clone())))
+            .and_then(|log| {
+                log.current()
+                    .get(&(key.namespace.clone(), key.name.clone()))
+            })
             .ok_or_else(|| not_found(info, &key.name))
     }
 
@@ -323,7 +330,11 @@ impl ApiServer {
             hasher.update(&n.to_le_bytes());
         }
         for ((kind, ns, prefix), n) in &self.generated {
-            for part in [kind.to_string().as_str(), ns.as_deref().unwrap_or(""), prefix] {
+            for part in [
+                kind.to_string().as_str(),
+                ns.as_deref().unwrap_or(""),
+                prefix,
+            ] {
                 hasher.update(part.as_bytes());
                 hasher.update(&[0]);
             }
@@ -390,7 +401,11 @@ impl ApiServer {
     // ----- writes ------------------------------------------------------
 
     /// Carries out one write on behalf of field manager `manager`.
-    pub fn write(&mut self, request: &WriteRequest, manager: &str) -> Result<WriteResult, ApiError> {
+    pub fn write(
+        &mut self,
+        request: &WriteRequest,
+        manager: &str,
+    ) -> Result<WriteResult, ApiError> {
         match request {
             WriteRequest::Create { object } => self.create(object.clone(), manager, false),
             WriteRequest::Update {
@@ -417,7 +432,12 @@ impl ApiServer {
         self.create(object, manager, true)
     }
 
-    fn create(&mut self, mut object: Value, manager: &str, keep_status: bool) -> Result<WriteResult, ApiError> {
+    fn create(
+        &mut self,
+        mut object: Value,
+        manager: &str,
+        keep_status: bool,
+    ) -> Result<WriteResult, ApiError> {
         if !object.is_object() {
             return Err(ApiError::bad_request("the object must be a JSON map"));
         }
@@ -448,9 +468,17 @@ impl ApiServer {
     }
 
     /// Creates from a server-side apply of a missing object.
-    fn create_by_apply(&mut self, info: &KindInfo, key: ObjectKey, config: &Value, manager: &str, force: bool) -> Result<WriteResult, ApiError> {
+    fn create_by_apply(
+        &mut self,
+        info: &KindInfo,
+        key: ObjectKey,
+        config: &Value,
+        manager: &str,
+        force: bool,
+    ) -> Result<WriteResult, ApiError> {
         self.admit_namespace(info, key.namespace.as_deref())?;
-        let mut object = apply::apply(None, config, manager, force, &info.list_rules).map_err(apply_error)?;
+        let mut object =
+            apply::apply(None, config, manager, force, &info.list_rules).map_err(apply_error)?;
         self.prepare_for_create(info, &key, &mut object, false);
         validation::object(&object)?;
         if info.group_kind == crd_kind() {
@@ -461,7 +489,12 @@ impl ApiServer {
         Ok(self.commit(key, object, EventType::Added))
     }
 
-    fn update(&mut self, object: &Value, sub: Subresource, manager: &str) -> Result<WriteResult, ApiError> {
+    fn update(
+        &mut self,
+        object: &Value,
+        sub: Subresource,
+        manager: &str,
+    ) -> Result<WriteResult, ApiError> {
         let info = self.info_of(object)?.clone();
         let key = self.key_of(object)?;
         let stored = self.get(&key)?.clone();
@@ -478,7 +511,13 @@ impl ApiServer {
         self.finish_update(&info, key, &stored, candidate)
     }
 
-    fn patch(&mut self, key: &ObjectKey, patch: &PatchBody, sub: Subresource, manager: &str) -> Result<WriteResult, ApiError> {
+    fn patch(
+        &mut self,
+        key: &ObjectKey,
+        patch: &PatchBody,
+        sub: Subresource,
+        manager: &str,
+    ) -> Result<WriteResult, ApiError> {
         let info = self.kind_info(&key.kind)?.clone();
         let stored = self.get(key)?.clone();
         check_subresource(&info, sub)?;
@@ -491,9 +530,19 @@ impl ApiServer {
         self.update(&patched, sub, manager)
     }
 
-    fn apply(&mut self, config: &Value, sub: Subresource, manager: &str, force: bool) -> Result<WriteResult, ApiError> {
-        if meta::metadata(config).is_some_and(|m| m.contains_key("generateName")) && meta::name(config).is_none() {
-            return Err(ApiError::invalid("metadata.generateName: apply does not support generateName"));
+    fn apply(
+        &mut self,
+        config: &Value,
+        sub: Subresource,
+        manager: &str,
+        force: bool,
+    ) -> Result<WriteResult, ApiError> {
+        if meta::metadata(config).is_some_and(|m| m.contains_key("generateName"))
+            && meta::name(config).is_none()
+        {
+            return Err(ApiError::invalid(
+                "metadata.generateName: apply does not support generateName",
+            ));
         }
         let info = self.info_of(config)?.clone();
         let key = self.key_of(config)?;
@@ -506,13 +555,23 @@ impl ApiServer {
             return self.create_by_apply(&info, key, &config, manager, force);
         };
         check_preconditions(&info, &stored, &config)?;
-        let mut candidate = apply::apply(Some(&stored.object), &config, manager, force, &info.list_rules)
-            .map_err(apply_error)?;
+        let mut candidate = apply::apply(
+            Some(&stored.object),
+            &config,
+            manager,
+            force,
+            &info.list_rules,
+        )
+        .map_err(apply_error)?;
         keep_server_metadata(&stored.object, &mut candidate);
         self.finish_update(&info, key, &stored, candidate)
     }
 
-    fn delete(&mut self, key: &ObjectKey, options: &DeleteOptions) -> Result<WriteResult, ApiError> {
+    fn delete(
+        &mut self,
+        key: &ObjectKey,
+        options: &DeleteOptions,
+    ) -> Result<WriteResult, ApiError> {
         let info = self.kind_info(&key.kind)?.clone();
         let stored = self.get(key)?.clone();
         let current_uid = meta::uid(&stored.object).unwrap_or("");
@@ -531,10 +590,10 @@ impl ApiServer {
         }
         let mut object = stored.object.clone();
         let mut finalizers = meta::finalizers(&object);
-        if let Some(f) = options.propagation.and_then(Propagation::finalizer) {
-            if !finalizers.iter().any(|x| x == f) {
-                finalizers.push(f.to_string());
-            }
+        if let Some(f) = options.propagation.and_then(Propagation::finalizer)
+            && !finalizers.iter().any(|x| x == f)
+        {
+            finalizers.push(f.to_string());
         }
         meta::set_finalizers(&mut object, &finalizers);
         let is_namespace = info.group_kind == namespace_kind();
@@ -553,11 +612,20 @@ impl ApiServer {
 
     /// Validates and stores an updated object, or recognises a no-op, or
     /// removes an object whose last finalizer is gone.
-    fn finish_update(&mut self, info: &KindInfo, key: ObjectKey, stored: &Arc<Stored>, mut candidate: Value) -> Result<WriteResult, ApiError> {
+    fn finish_update(
+        &mut self,
+        info: &KindInfo,
+        key: ObjectKey,
+        stored: &Arc<Stored>,
+        mut candidate: Value,
+    ) -> Result<WriteResult, ApiError> {
         validation::object(&candidate)?;
         if meta::is_deleting(&stored.object) {
             let before = meta::finalizers(&stored.object);
-            if meta::finalizers(&candidate).iter().any(|f| !before.contains(f)) {
+            if meta::finalizers(&candidate)
+                .iter()
+                .any(|f| !before.contains(f))
+            {
                 return Err(ApiError::invalid(
                     "metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted",
                 ));
@@ -599,13 +667,14 @@ impl ApiServer {
     fn commit(&mut self, key: ObjectKey, mut object: Value, event_type: EventType) -> WriteResult {
         self.rv += 1;
         let rv = self.rv;
-        meta::metadata_mut(&mut object).insert("resourceVersion".into(), Value::String(rv.to_string()));
+        meta::metadata_mut(&mut object)
+            .insert("resourceVersion".into(), Value::String(rv.to_string()));
         let stored = Arc::new(Stored {
             hash: object_hash(&object),
             object,
             rv,
         });
-        let log = self.tables.entry(key.kind.clone()).or_insert_with(KindLog::new);
+        let log = self.tables.entry(key.kind.clone()).or_default();
         let mut objects = log.current().clone();
         let slot = (key.namespace.clone(), key.name.clone());
         let previous = if event_type == EventType::Deleted {
@@ -615,7 +684,7 @@ impl ApiServer {
         };
         log.push(objects);
         let kind_seq = log.seq();
-        if let Some(old) = previous {
+        if let Some(old) = &previous {
             self.digest.remove(&entry_hash(&key, &old.hash));
             self.rv_digest.remove(&rv_entry(&key, old.rv));
         }
@@ -630,6 +699,7 @@ impl ApiServer {
             key: key.clone(),
             event_type,
             object: stored.clone(),
+            previous,
         });
         self.history.push_back(event.clone());
         WriteResult {
@@ -657,11 +727,20 @@ impl ApiServer {
         Ok(())
     }
 
-    fn generate_name(&mut self, info: &KindInfo, namespace: Option<&str>, object: &Value) -> Result<String, ApiError> {
+    fn generate_name(
+        &mut self,
+        info: &KindInfo,
+        namespace: Option<&str>,
+        object: &Value,
+    ) -> Result<String, ApiError> {
         let prefix = meta::meta_str(object, "generateName").ok_or_else(|| {
             ApiError::invalid("metadata.name: Required value: name or generateName is required")
         })?;
-        let counter_key = (info.group_kind.clone(), namespace.map(str::to_string), prefix.to_string());
+        let counter_key = (
+            info.group_kind.clone(),
+            namespace.map(str::to_string),
+            prefix.to_string(),
+        );
         loop {
             let n = self.generated.get(&counter_key).copied().unwrap_or(0);
             self.generated.insert(counter_key.clone(), n + 1);
@@ -673,11 +752,21 @@ impl ApiServer {
         }
     }
 
-    fn prepare_for_create(&self, info: &KindInfo, key: &ObjectKey, object: &mut Value, keep_status: bool) {
+    fn prepare_for_create(
+        &self,
+        info: &KindInfo,
+        key: &ObjectKey,
+        object: &mut Value,
+        keep_status: bool,
+    ) {
         let incarnation = self.incarnations.get(key).copied().unwrap_or(0);
         let now = self.now();
         let meta = meta::metadata_mut(object);
-        for field in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"] {
+        for field in [
+            "resourceVersion",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+        ] {
             meta.remove(field);
         }
         meta.insert("uid".into(), Value::String(uid_for(key, incarnation)));
@@ -787,15 +876,15 @@ fn check_subresource(info: &KindInfo, sub: Subresource) -> Result<(), ApiError> 
 /// Optimistic concurrency: a non-empty resourceVersion (and uid) in the
 /// request must match the stored object.
 fn check_preconditions(info: &KindInfo, stored: &Stored, object: &Value) -> Result<(), ApiError> {
-    if let Some(uid) = meta::uid(object) {
-        if Some(uid) != meta::uid(&stored.object) {
-            return Err(ApiError::conflict(format!(
-                "Operation cannot be fulfilled on {} {:?}: Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                resource_name(info),
-                meta::name(object).unwrap_or_default(),
-                meta::uid(&stored.object).unwrap_or_default()
-            )));
-        }
+    if let Some(uid) = meta::uid(object)
+        && Some(uid) != meta::uid(&stored.object)
+    {
+        return Err(ApiError::conflict(format!(
+            "Operation cannot be fulfilled on {} {:?}: Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+            resource_name(info),
+            meta::name(object).unwrap_or_default(),
+            meta::uid(&stored.object).unwrap_or_default()
+        )));
     }
     match meta::resource_version(object) {
         Some(rv) if rv != stored.rv.to_string() => Err(ApiError::conflict(format!(
@@ -855,7 +944,9 @@ fn config_for_subresource(info: &KindInfo, config: &Value, sub: Subresource) -> 
         Subresource::Status => {
             map.retain(|k, _| matches!(k.as_str(), "apiVersion" | "kind" | "metadata" | "status"));
             if let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut) {
-                meta.retain(|k, _| matches!(k.as_str(), "name" | "namespace" | "resourceVersion" | "uid"));
+                meta.retain(|k, _| {
+                    matches!(k.as_str(), "name" | "namespace" | "resourceVersion" | "uid")
+                });
             }
         }
     }
@@ -941,7 +1032,14 @@ pub fn uid_for(key: &ObjectKey, incarnation: u32) -> String {
     hasher.update(key.to_string().as_bytes());
     hasher.update(&incarnation.to_le_bytes());
     let h = hasher.finalize().to_hex();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// Five characters from Kubernetes' generateName alphabet (no vowels, no

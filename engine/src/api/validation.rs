@@ -115,7 +115,10 @@ pub fn object(object: &Value) -> Result<(), ApiError> {
         .and_then(Value::as_array);
     for (i, r) in refs.into_iter().flatten().enumerate() {
         for field in ["apiVersion", "kind", "name", "uid"] {
-            if r.get(field).and_then(Value::as_str).is_none_or(str::is_empty) {
+            if r.get(field)
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
                 return Err(ApiError::invalid(format!(
                     "metadata.ownerReferences[{i}].{field}: Required value"
                 )));

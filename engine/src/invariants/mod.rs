@@ -1,0 +1,185 @@
+//! Invariants: named properties of a state, checked on converged states or
+//! on every explored state. Built-ins cover what scenario files ask for;
+//! harnesses can register their own with [`Invariant::new`].
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::api::{ApiServer, FieldSelector, GroupKind, LabelSelector, ObjectKey, meta};
+
+/// When an invariant is checked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum When {
+    /// On converged states only.
+    #[default]
+    Converged,
+    /// On every explored state.
+    Always,
+}
+
+type Check = Arc<dyn Fn(&ApiServer) -> Result<(), String> + Send + Sync>;
+
+/// A named property of the cluster state.
+#[derive(Clone)]
+pub struct Invariant {
+    name: String,
+    when: When,
+    check: Check,
+}
+
+impl fmt::Debug for Invariant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Invariant")
+            .field("name", &self.name)
+            .field("when", &self.when)
+            .finish()
+    }
+}
+
+/// Bounds of a `count` invariant.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Bounds {
+    /// Exactly this many.
+    pub equals: Option<u64>,
+    /// At least this many.
+    pub min: Option<u64>,
+    /// At most this many.
+    pub max: Option<u64>,
+}
+
+impl Invariant {
+    /// An invariant from a check that explains a violation in its `Err`.
+    pub fn new(
+        name: impl Into<String>,
+        when: When,
+        check: impl Fn(&ApiServer) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        Invariant {
+            name: name.into(),
+            when,
+            check: Arc::new(check),
+        }
+    }
+
+    /// The name findings use.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// When it is checked.
+    pub fn when(&self) -> When {
+        self.when
+    }
+
+    /// Checks a state.
+    pub fn check(&self, server: &ApiServer) -> Result<(), String> {
+        (self.check)(server)
+    }
+
+    /// The object exists.
+    pub fn exists(key: ObjectKey, when: When) -> Self {
+        Invariant::new(format!("exists {key}"), when, move |s| match s.get(&key) {
+            Ok(_) => Ok(()),
+            Err(_) => Err(format!("{key} does not exist")),
+        })
+    }
+
+    /// The object does not exist.
+    pub fn absent(key: ObjectKey, when: When) -> Self {
+        Invariant::new(format!("absent {key}"), when, move |s| match s.get(&key) {
+            Ok(_) => Err(format!("{key} exists")),
+            Err(_) => Ok(()),
+        })
+    }
+
+    /// The number of objects of a kind (in a namespace, matching labels) is
+    /// within bounds.
+    pub fn count(
+        kind: GroupKind,
+        namespace: Option<String>,
+        selector: LabelSelector,
+        bounds: Bounds,
+        when: When,
+    ) -> Self {
+        let scope = namespace
+            .as_deref()
+            .map(|n| format!(" in {n}"))
+            .unwrap_or_default();
+        let sel = if selector.is_everything() {
+            String::new()
+        } else {
+            format!(" matching {selector}")
+        };
+        let name = format!("count {kind}{scope}{sel}");
+        Invariant::new(name, when, move |s| {
+            let n = s
+                .list(
+                    &kind,
+                    namespace.as_deref(),
+                    &selector,
+                    &FieldSelector::everything(),
+                )
+                .map_err(|e| e.to_string())?
+                .len() as u64;
+            let fail = |what: &str, bound: u64| {
+                Err(format!("{n} {kind}{scope}{sel}, expected {what} {bound}"))
+            };
+            match bounds {
+                Bounds {
+                    equals: Some(e), ..
+                } if n != e => fail("exactly", e),
+                Bounds { min: Some(m), .. } if n < m => fail("at least", m),
+                Bounds { max: Some(m), .. } if n > m => fail("at most", m),
+                _ => Ok(()),
+            }
+        })
+    }
+
+    /// A field of an object (by JSON pointer) equals a value.
+    pub fn field_equals(key: ObjectKey, pointer: String, value: Value, when: When) -> Self {
+        let name = format!("field_equals {key} {pointer}");
+        Invariant::new(name, when, move |s| {
+            let stored = s.get(&key).map_err(|_| format!("{key} does not exist"))?;
+            match stored.object.pointer(&pointer) {
+                Some(v) if *v == value => Ok(()),
+                Some(v) => Err(format!("{key} {pointer} is {v}, expected {value}")),
+                None => Err(format!("{key} has no {pointer}, expected {value}")),
+            }
+        })
+    }
+
+    /// Every ownerReference resolves to an existing object with that uid.
+    pub fn no_orphans(when: When) -> Self {
+        Invariant::new("no_orphans", when, |s| {
+            for (key, stored) in s.all_objects() {
+                for owner in meta::owner_references(&stored.object) {
+                    if !owner_exists(s, &key, &owner) {
+                        return Err(format!(
+                            "{key} is owned by {} {} (uid {}), which does not exist",
+                            owner.kind, owner.name, owner.uid
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+fn owner_exists(s: &ApiServer, dependent: &ObjectKey, owner: &meta::OwnerRef) -> bool {
+    let kind = GroupKind::from_api_version(&owner.api_version, &owner.kind);
+    let Ok(info) = s.kind_info(&kind) else {
+        return false;
+    };
+    let namespace = if info.namespaced {
+        dependent.namespace.as_deref()
+    } else {
+        None
+    };
+    let key = ObjectKey::new(kind, namespace, owner.name.clone());
+    s.get(&key)
+        .is_ok_and(|o| meta::uid(&o.object) == Some(owner.uid.as_str()))
+}

@@ -1,0 +1,286 @@
+//! What kcheck checks: controllers, an initial cluster, user actions,
+//! perturbations and invariants. A [`Model`] says which choices a state
+//! offers and what each choice leads to; explorers only walk it.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::{ApiServer, Event, EventType, GroupKind, ObjectKey, WriteRequest, meta};
+use crate::faults::Faults;
+use crate::hash::Digest;
+use crate::invariants::Invariant;
+use crate::runtime::world::Fingerprint;
+use crate::runtime::{Pending, Reconciler, Watches, World};
+use crate::staleness::Staleness;
+
+/// A write a user makes during the run (`kubectl` in a scenario).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UserAction {
+    /// The depth from which the action may happen. Actions keep their order;
+    /// when nothing else is pending the next one happens whatever its depth.
+    pub at_depth: u32,
+    /// The write.
+    pub request: WriteRequest,
+    /// The field manager it is made as.
+    pub field_manager: String,
+}
+
+/// One choice out of a state: run a pending reconcile, or the next user
+/// action.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "choice", rename_all = "snake_case")]
+pub enum Choice {
+    /// Run this pending request.
+    Reconcile(Pending),
+    /// Do user action number `index`.
+    User {
+        /// Index into the model's actions.
+        index: usize,
+    },
+}
+
+/// The model checked: build it with the setters, then hand it to an
+/// explorer.
+#[derive(Clone)]
+pub struct Model {
+    pub(crate) controllers: Vec<Arc<dyn Reconciler>>,
+    pub(crate) watches: Vec<Watches>,
+    pub(crate) server: ApiServer,
+    pub(crate) actions: Vec<UserAction>,
+    pub(crate) staleness: Staleness,
+    pub(crate) faults: Faults,
+    pub(crate) invariants: Vec<Invariant>,
+    pub(crate) require_convergence: bool,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model")
+            .field("controllers", &self.controller_names())
+            .field("actions", &self.actions.len())
+            .field("invariants", &self.invariants)
+            .finish()
+    }
+}
+
+impl Model {
+    /// A model over an initial cluster, with no controllers yet.
+    pub fn new(server: ApiServer) -> Self {
+        Model {
+            controllers: Vec::new(),
+            watches: Vec::new(),
+            server,
+            actions: Vec::new(),
+            staleness: Staleness::default(),
+            faults: Faults::default(),
+            invariants: Vec::new(),
+            require_convergence: false,
+        }
+    }
+
+    /// Adds a controller.
+    #[must_use]
+    pub fn controller(self, reconciler: impl Reconciler + 'static) -> Self {
+        self.controller_arc(Arc::new(reconciler))
+    }
+
+    /// Adds a shared controller.
+    #[must_use]
+    pub fn controller_arc(mut self, reconciler: Arc<dyn Reconciler>) -> Self {
+        self.watches.push(reconciler.watches());
+        self.controllers.push(reconciler);
+        self
+    }
+
+    /// Adds a user action.
+    #[must_use]
+    pub fn action(mut self, action: UserAction) -> Self {
+        self.actions.push(action);
+        self
+    }
+
+    /// Sets the stale views.
+    #[must_use]
+    pub fn staleness(mut self, staleness: Staleness) -> Self {
+        self.staleness = staleness;
+        self
+    }
+
+    /// Sets the injected faults.
+    #[must_use]
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// Adds an invariant.
+    #[must_use]
+    pub fn invariant(mut self, invariant: Invariant) -> Self {
+        self.invariants.push(invariant);
+        self
+    }
+
+    /// Reports paths cut by the depth limit as findings (the `converged`
+    /// invariant); without it they are only counted.
+    #[must_use]
+    pub fn require_convergence(mut self, yes: bool) -> Self {
+        self.require_convergence = yes;
+        self
+    }
+
+    /// The controllers' names, by index.
+    pub fn controller_names(&self) -> Vec<&str> {
+        self.controllers.iter().map(|c| c.name()).collect()
+    }
+
+    /// The index of a controller by name.
+    pub fn controller_index(&self, name: &str) -> Option<usize> {
+        self.controllers.iter().position(|c| c.name() == name)
+    }
+
+    /// The user actions.
+    pub fn actions(&self) -> &[UserAction] {
+        &self.actions
+    }
+
+    /// The invariants.
+    pub fn invariants(&self) -> &[Invariant] {
+        &self.invariants
+    }
+
+    /// Whether depth-limited paths are findings.
+    pub fn requires_convergence(&self) -> bool {
+        self.require_convergence
+    }
+
+    /// The stale views configured.
+    pub fn staleness_config(&self) -> &Staleness {
+        &self.staleness
+    }
+
+    /// The faults configured.
+    pub fn faults_config(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// The initial state: every controller has listed its watched kinds, so
+    /// each existing object has triggered what it would on an informer's
+    /// first list.
+    pub fn initial(&self) -> World {
+        let mut world = World::new(self.server.clone());
+        for (key, stored) in self.server.all_objects() {
+            let event = Event {
+                seq: 0,
+                kind_seq: 0,
+                rv: stored.rv,
+                key,
+                event_type: EventType::Added,
+                object: stored.clone(),
+                previous: None,
+            };
+            for p in self.triggers(&self.server, &event) {
+                world.pending.insert(p);
+            }
+        }
+        world
+    }
+
+    /// The choices a state offers, in a stable order: pending requests in
+    /// set order, then the next user action if it is available.
+    pub fn choices(&self, world: &World) -> Vec<Choice> {
+        let mut out: Vec<Choice> = world
+            .pending
+            .iter()
+            .cloned()
+            .map(Choice::Reconcile)
+            .collect();
+        if let Some(action) = self.actions.get(world.next_action)
+            && (world.depth >= action.at_depth || world.pending.is_empty())
+        {
+            out.push(Choice::User {
+                index: world.next_action,
+            });
+        }
+        out
+    }
+
+    /// The search key of a state: two states with equal keys have the same
+    /// futures. See `docs/architecture.md` for why each part is there.
+    pub fn fingerprint(&self, world: &World) -> Digest {
+        let mut fp = Fingerprint::new(world);
+        if let Some(action) = self.actions.get(world.next_action) {
+            let depth = world.depth.min(action.at_depth);
+            fp.add(b"depth", &depth.to_le_bytes());
+        }
+        if self.staleness.is_active() {
+            fp.add(b"rvs", &world.server.rv_digest().0);
+            for (kind, end) in self.staleness.tracked_kinds() {
+                let seq = world.server.kind_seq(&kind).min(end);
+                fp.add(kind.to_string().as_bytes(), &seq.to_le_bytes());
+            }
+        }
+        fp.finish()
+    }
+
+    /// The requests an event triggers, for every controller watching its
+    /// kind.
+    pub(crate) fn triggers(&self, server: &ApiServer, event: &Event) -> BTreeSet<Pending> {
+        let mut out = BTreeSet::new();
+        for controller in 0..self.watches.len() {
+            self.triggers_for(server, controller, event, &mut out);
+        }
+        out
+    }
+
+    /// The requests an event triggers for one controller.
+    pub(crate) fn triggers_for(
+        &self,
+        server: &ApiServer,
+        controller: usize,
+        event: &Event,
+        out: &mut BTreeSet<Pending>,
+    ) {
+        let watches = &self.watches[controller];
+        let kind = &event.key.kind;
+        let versions = std::iter::once(&event.object).chain(event.previous.as_ref());
+        if *kind == watches.primary {
+            out.insert(Pending {
+                controller,
+                object: event.key.clone(),
+            });
+        }
+        if watches.owns.contains(kind) {
+            let primary_namespaced = server
+                .kind_info(&watches.primary)
+                .map(|i| i.namespaced)
+                .unwrap_or(true);
+            for stored in versions.clone() {
+                for owner in meta::owner_references(&stored.object) {
+                    let owner_kind = GroupKind::from_api_version(&owner.api_version, &owner.kind);
+                    if owner.controller && owner_kind == watches.primary {
+                        let ns = event
+                            .key
+                            .namespace
+                            .as_deref()
+                            .filter(|_| primary_namespaced);
+                        out.insert(Pending {
+                            controller,
+                            object: ObjectKey::new(owner_kind, ns, owner.name),
+                        });
+                    }
+                }
+            }
+        }
+        for (mapped, mapper) in &watches.maps {
+            if mapped == kind {
+                for stored in versions.clone() {
+                    for object in mapper(&stored.object) {
+                        out.insert(Pending { controller, object });
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! One step: run a pending reconcile (or a user action) against the state,
+//! turn its writes into new pending requests, and record what happened.
+
+use std::cell::Cell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Once};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::session::{CrashSignal, Ctx, Session, StaleRead, WriteFault, WriteRecord};
+use super::world::{Pending, World};
+use crate::api::{ApiServer, Event, GroupKind};
+use crate::hash::Digest;
+use crate::model::{Choice, Model};
+
+/// How a step ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", content = "message", rename_all = "snake_case")]
+pub enum StepOutcome {
+    /// The reconcile returned `await_change`, or the user action was
+    /// accepted.
+    Done,
+    /// The reconcile asked to run again.
+    Requeue,
+    /// The reconcile returned an error (it is requeued), or the server
+    /// rejected the user action (it is not retried).
+    Error(String),
+    /// An injected crash stopped the reconcile.
+    Crash,
+    /// The controller panicked.
+    Panic(String),
+}
+
+impl StepOutcome {
+    /// The outcome's name in traces: `done`, `requeue`, `error`, `crash`,
+    /// `panic`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StepOutcome::Done => "done",
+            StepOutcome::Requeue => "requeue",
+            StepOutcome::Error(_) => "error",
+            StepOutcome::Crash => "crash",
+            StepOutcome::Panic(_) => "panic",
+        }
+    }
+}
+
+/// Everything one step did, for traces.
+#[derive(Clone, Debug)]
+pub struct StepRecord {
+    /// The depth after the step.
+    pub depth: u32,
+    /// The controller's name, or `user`.
+    pub actor: String,
+    /// The choice taken.
+    pub choice: Choice,
+    /// Kinds the reconcile read through its cache.
+    pub kinds_read: BTreeSet<GroupKind>,
+    /// The stale views it read through (kind, sequence number shown).
+    pub views: BTreeMap<GroupKind, u64>,
+    /// Reads that saw old versions.
+    pub stale_reads: Vec<StaleRead>,
+    /// Writes, in order.
+    pub writes: Vec<WriteRecord>,
+    /// How it ended.
+    pub outcome: StepOutcome,
+    /// Requests it added to the pending set.
+    pub triggered: Vec<Pending>,
+    /// The state hash after the step.
+    pub state_hash: Digest,
+}
+
+/// The result of a step.
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// The next state.
+    pub world: World,
+    /// How the step ended.
+    pub outcome: StepOutcome,
+    /// The record, when asked for.
+    pub record: Option<StepRecord>,
+}
+
+thread_local! {
+    static IN_RECONCILE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Keeps controller panics (findings, reported with their message) and
+/// injected crashes off stderr; other panics print as usual.
+fn quiet_reconcile_panics() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_RECONCILE.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-string payload".to_string()
+    }
+}
+
+impl Model {
+    /// Takes one choice from a state. `record` asks for a [`StepRecord`].
+    pub fn step(&self, world: &World, choice: &Choice, record: bool) -> Step {
+        match choice {
+            Choice::Reconcile(pending) => self.reconcile_step(world, pending, choice, record),
+            Choice::User { index } => self.user_step(world, *index, choice, record),
+        }
+    }
+
+    fn reconcile_step(
+        &self,
+        world: &World,
+        pending: &Pending,
+        choice: &Choice,
+        record: bool,
+    ) -> Step {
+        let controller = pending.controller;
+        let reconciler = &self.controllers[controller];
+        let mut next = world.clone();
+        next.pending.remove(pending);
+        next.depth += 1;
+        let mut start = world.server.clone();
+        start.tick();
+        let views = self.staleness.views(controller, &start);
+        let writes_so_far = world.writes.get(&controller).copied().unwrap_or(0);
+        let (plan, crash_index) = self.faults.plan(controller, writes_so_far, |i| {
+            world.crashes_fired.contains(&i)
+        });
+        let memory = world
+            .memory
+            .get(&controller)
+            .map(|m| (**m).clone())
+            .unwrap_or(Value::Null);
+        let session = Session::new(reconciler.name(), &start, &views, plan, memory);
+
+        quiet_reconcile_panics();
+        IN_RECONCILE.with(|f| f.set(true));
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            reconciler.reconcile(&Ctx::new(&session), &pending.object)
+        }));
+        IN_RECONCILE.with(|f| f.set(false));
+        let outcome = match result {
+            Ok(Ok(action)) if action.is_requeue() => StepOutcome::Requeue,
+            Ok(Ok(_)) => StepOutcome::Done,
+            Ok(Err(e)) => StepOutcome::Error(e.to_string()),
+            Err(payload) if payload.is::<CrashSignal>() => StepOutcome::Crash,
+            Err(payload) => StepOutcome::Panic(panic_message(payload.as_ref())),
+        };
+
+        let (server, log, memory) = session.finish();
+        next.server = server;
+        self.count_writes(&mut next, controller, writes_so_far, log.writes.len());
+        let triggered = self.deliver(world, &mut next, &log.writes);
+        match &outcome {
+            StepOutcome::Crash => {
+                if let Some(i) = crash_index.filter(|i| self.faults.crashes[*i].once) {
+                    next.crashes_fired.insert(i);
+                }
+                next.memory.remove(&controller);
+                self.restart(&mut next, controller, pending);
+            }
+            other => {
+                if memory.is_null() {
+                    next.memory.remove(&controller);
+                } else {
+                    next.memory.insert(controller, Arc::new(memory));
+                }
+                if matches!(other, StepOutcome::Requeue | StepOutcome::Error(_)) {
+                    next.pending.insert(pending.clone());
+                }
+            }
+        }
+        let record = record.then(|| StepRecord {
+            depth: next.depth,
+            actor: reconciler.name().to_string(),
+            choice: choice.clone(),
+            kinds_read: log.kinds_read,
+            views,
+            stale_reads: log.stale_reads,
+            writes: log.writes,
+            outcome: outcome.clone(),
+            triggered,
+            state_hash: next.state_hash(),
+        });
+        Step {
+            world: next,
+            outcome,
+            record,
+        }
+    }
+
+    fn user_step(&self, world: &World, index: usize, choice: &Choice, record: bool) -> Step {
+        let action = &self.actions[index];
+        let mut next = world.clone();
+        next.depth += 1;
+        next.next_action = index + 1;
+        next.server.tick();
+        let result = next.server.write(&action.request, &action.field_manager);
+        let outcome = match &result {
+            Ok(_) => StepOutcome::Done,
+            Err(e) => StepOutcome::Error(e.to_string()),
+        };
+        let write = WriteRecord {
+            key: result.as_ref().ok().map(|r| r.key.clone()),
+            object: result.as_ref().ok().map(|r| r.object.object.clone()),
+            rv: result
+                .as_ref()
+                .ok()
+                .filter(|r| !r.noop)
+                .map(|r| r.object.rv),
+            noop: result.as_ref().is_ok_and(|r| r.noop),
+            error: result.as_ref().err().cloned(),
+            fault: None,
+            event: result.as_ref().ok().and_then(|r| r.event.clone()),
+            request: action.request.clone(),
+        };
+        let writes = vec![write];
+        let triggered = self.deliver(world, &mut next, &writes);
+        let record = record.then(|| StepRecord {
+            depth: next.depth,
+            actor: "user".to_string(),
+            choice: choice.clone(),
+            kinds_read: BTreeSet::new(),
+            views: BTreeMap::new(),
+            stale_reads: Vec::new(),
+            writes,
+            outcome: outcome.clone(),
+            triggered,
+            state_hash: next.state_hash(),
+        });
+        Step {
+            world: next,
+            outcome,
+            record,
+        }
+    }
+
+    /// Counts a controller's write attempts, for API faults on its N-th
+    /// write; capped where counting stops mattering.
+    fn count_writes(&self, next: &mut World, controller: usize, before: u32, attempts: usize) {
+        let horizon = self.faults.write_horizon(controller);
+        if horizon > 0 {
+            let n = (before + attempts as u32).min(horizon);
+            next.writes.insert(controller, n);
+        }
+    }
+
+    /// Delivers the step's watch events: adds the requests they trigger to
+    /// the pending set, except for controllers whose view of the kind is
+    /// stale or whose event was dropped; adds catch-up requests for views
+    /// that became current. Returns the requests added.
+    fn deliver(&self, before: &World, next: &mut World, writes: &[WriteRecord]) -> Vec<Pending> {
+        let mut added = BTreeSet::new();
+        for write in writes {
+            let Some(event) = &write.event else { continue };
+            for controller in 0..self.controllers.len() {
+                if self.dropped(write, controller)
+                    || self
+                        .staleness
+                        .view_of(controller, &event.key.kind, event.kind_seq)
+                        .is_some()
+                {
+                    continue;
+                }
+                self.triggers_for(&next.server, controller, event, &mut added);
+            }
+        }
+        self.catch_up(&before.server, &next.server, &mut added);
+        let mut triggered = Vec::new();
+        for p in added {
+            if next.pending.insert(p.clone()).is_none() {
+                triggered.push(p);
+            }
+        }
+        triggered
+    }
+
+    fn dropped(&self, write: &WriteRecord, controller: usize) -> bool {
+        match &write.fault {
+            Some(WriteFault::WatchDrop { watcher: None }) => true,
+            Some(WriteFault::WatchDrop {
+                watcher: Some(name),
+            }) => self.controllers[controller].name() == name,
+            _ => false,
+        }
+    }
+
+    /// When a stale view becomes current, the controller hears of every
+    /// event it missed while stale.
+    fn catch_up(&self, before: &ApiServer, after: &ApiServer, out: &mut BTreeSet<Pending>) {
+        for interval in &self.staleness.intervals {
+            let (c, kind) = (interval.controller, &interval.kind);
+            let (from, to) = (before.kind_seq(kind), after.kind_seq(kind));
+            if from == to {
+                continue;
+            }
+            let Some(seen) = self.staleness.view_of(c, kind, from) else {
+                continue;
+            };
+            if self.staleness.view_of(c, kind, to).is_some() {
+                continue;
+            }
+            for event in missed_events(after, kind, seen) {
+                self.triggers_for(after, c, &event, out);
+            }
+        }
+    }
+
+    /// A restarted controller lists its primary kind again and reconciles
+    /// every object of it, and the request it crashed on.
+    fn restart(&self, next: &mut World, controller: usize, pending: &Pending) {
+        next.pending.insert(pending.clone());
+        let primary = &self.watches[controller].primary;
+        for ((ns, name), _) in next.server.objects(primary).iter() {
+            next.pending.insert(Pending {
+                controller,
+                object: crate::api::ObjectKey::new(primary.clone(), ns.as_deref(), name.clone()),
+            });
+        }
+    }
+}
+
+/// The events of a kind after its `seq`-th one, oldest first.
+fn missed_events(server: &ApiServer, kind: &GroupKind, seq: u64) -> Vec<Arc<Event>> {
+    let mut out: Vec<Arc<Event>> = server
+        .history()
+        .iter()
+        .rev()
+        .filter(|e| &e.key.kind == kind)
+        .take_while(|e| e.kind_seq > seq)
+        .cloned()
+        .collect();
+    out.reverse();
+    out
+}

@@ -1,0 +1,176 @@
+//! Stale views: a controller's cache of a kind lagging behind the server.
+//!
+//! A [`StalenessInterval`] makes a controller see a kind as of an earlier
+//! point of that kind's event sequence while the sequence number is inside
+//! `[stale_at, catch_up_at)`: frozen at `stale_at`, or trailing by a fixed
+//! number of events. While stale, the kind's events do not trigger the
+//! controller; when the window closes it is triggered for what changed.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::{ApiServer, GroupKind};
+
+/// How far a stale view trails.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Lag {
+    /// The view stays at `stale_at` for the whole window.
+    #[default]
+    Frozen,
+    /// The view trails the kind's sequence by this many events.
+    Events(u64),
+}
+
+impl Serialize for Lag {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Lag::Frozen => s.serialize_str("frozen"),
+            Lag::Events(n) => s.serialize_u64(*n),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Lag {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Word(String),
+            Number(u64),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Word(w) if w == "frozen" => Ok(Lag::Frozen),
+            Raw::Word(w) => Err(serde::de::Error::custom(format!(
+                "lag must be \"frozen\" or a number of events, not {w:?}"
+            ))),
+            Raw::Number(n) => Ok(Lag::Events(n)),
+        }
+    }
+}
+
+/// One controller's view of one kind, stale over a window of the kind's
+/// event sequence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StalenessInterval {
+    /// Index of the controller in the model.
+    pub controller: usize,
+    /// The kind whose view is stale.
+    pub kind: GroupKind,
+    /// First kind sequence number of the window.
+    pub stale_at: u64,
+    /// First kind sequence number after the window.
+    pub catch_up_at: u64,
+    /// Frozen or trailing.
+    pub lag: Lag,
+}
+
+impl StalenessInterval {
+    /// The kind sequence number the view shows when the kind is at `seq`,
+    /// or `None` when the view is current.
+    pub fn view_at(&self, seq: u64) -> Option<u64> {
+        if seq < self.stale_at || seq >= self.catch_up_at {
+            return None;
+        }
+        let view = match self.lag {
+            Lag::Frozen => self.stale_at,
+            Lag::Events(n) => seq.saturating_sub(n),
+        };
+        (view < seq).then_some(view)
+    }
+}
+
+/// The staleness configured for a model.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Staleness {
+    /// Declarative intervals.
+    pub intervals: Vec<StalenessInterval>,
+}
+
+impl Staleness {
+    /// Whether any staleness is configured.
+    pub fn is_active(&self) -> bool {
+        !self.intervals.is_empty()
+    }
+
+    /// The stale kinds of `controller` and the sequence number each shows.
+    pub fn views(&self, controller: usize, server: &ApiServer) -> BTreeMap<GroupKind, u64> {
+        let mut views = BTreeMap::new();
+        for interval in self.intervals.iter().filter(|i| i.controller == controller) {
+            if views.contains_key(&interval.kind) {
+                continue;
+            }
+            if let Some(seq) = interval.view_at(server.kind_seq(&interval.kind)) {
+                views.insert(interval.kind.clone(), seq);
+            }
+        }
+        views
+    }
+
+    /// The view of one kind when the kind is at `seq` (first matching
+    /// interval), `None` when current.
+    pub fn view_of(&self, controller: usize, kind: &GroupKind, seq: u64) -> Option<u64> {
+        self.intervals
+            .iter()
+            .filter(|i| i.controller == controller && &i.kind == kind)
+            .find_map(|i| i.view_at(seq))
+    }
+
+    /// The kinds whose sequence numbers the search key must include, with
+    /// the number past which they no longer matter.
+    pub fn tracked_kinds(&self) -> BTreeMap<GroupKind, u64> {
+        let mut out: BTreeMap<GroupKind, u64> = BTreeMap::new();
+        for i in &self.intervals {
+            let end = out.entry(i.kind.clone()).or_insert(0);
+            *end = (*end).max(i.catch_up_at);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn interval(lag: Lag) -> StalenessInterval {
+        StalenessInterval {
+            controller: 0,
+            kind: GroupKind::new("", "Pod"),
+            stale_at: 2,
+            catch_up_at: 5,
+            lag,
+        }
+    }
+
+    #[test]
+    fn frozen_view_stays_at_stale_at_inside_the_window() {
+        let i = interval(Lag::Frozen);
+        assert_eq!(i.view_at(1), None);
+        assert_eq!(
+            i.view_at(2),
+            None,
+            "at stale_at the frozen view is still current"
+        );
+        assert_eq!(i.view_at(3), Some(2));
+        assert_eq!(i.view_at(4), Some(2));
+        assert_eq!(i.view_at(5), None);
+    }
+
+    #[test]
+    fn trailing_view_lags_by_n_events() {
+        let i = interval(Lag::Events(1));
+        assert_eq!(i.view_at(2), Some(1));
+        assert_eq!(i.view_at(4), Some(3));
+        assert_eq!(i.view_at(5), None);
+    }
+
+    #[test]
+    fn lag_parses_frozen_or_a_number() {
+        assert_eq!(
+            serde_json::from_str::<Lag>("\"frozen\"").unwrap(),
+            Lag::Frozen
+        );
+        assert_eq!(serde_json::from_str::<Lag>("3").unwrap(), Lag::Events(3));
+        assert!(serde_json::from_str::<Lag>("\"slow\"").is_err());
+    }
+}
