@@ -3,11 +3,14 @@
 
 pub mod api;
 pub mod client;
+pub mod explore;
 pub mod faults;
 pub mod hash;
 pub mod invariants;
 pub mod model;
 pub mod runtime;
 pub mod staleness;
+#[cfg(test)]
+pub(crate) mod test_util;
 
 pub use model::{Choice, Model, UserAction};

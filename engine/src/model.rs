@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::{ApiServer, Event, EventType, GroupKind, ObjectKey, WriteRequest, meta};
 use crate::faults::Faults;
 use crate::hash::Digest;
-use crate::invariants::Invariant;
+use crate::invariants::{Invariant, When};
 use crate::runtime::world::Fingerprint;
 use crate::runtime::{Pending, Reconciler, Watches, World};
 use crate::staleness::Staleness;
@@ -282,5 +282,57 @@ impl Model {
                 }
             }
         }
+    }
+}
+
+impl Model {
+    /// A short description of a choice: `replicaset default/web-abc` or
+    /// `user action 0 (patch Deployment.apps default/web)`.
+    pub fn describe(&self, choice: &Choice) -> String {
+        match choice {
+            Choice::Reconcile(p) => format!(
+                "{} {}",
+                self.controllers[p.controller].name(),
+                p.object.namespaced_name()
+            ),
+            Choice::User { index } => {
+                let request = &self.actions[*index].request;
+                format!("user action {index} ({})", request.verb())
+            }
+        }
+    }
+
+    /// Who acts in a choice: the controller's name, or `user`.
+    pub fn describe_actor(&self, choice: &Choice) -> String {
+        match choice {
+            Choice::Reconcile(p) => self.controllers[p.controller].name().to_string(),
+            Choice::User { .. } => "user".to_string(),
+        }
+    }
+
+    /// Replays choice indices from the initial state: the choices they name
+    /// and the state reached.
+    pub(crate) fn resolve_path(&self, indices: &[u32]) -> (Vec<Choice>, World) {
+        let mut world = self.initial();
+        let mut path = Vec::with_capacity(indices.len());
+        for &i in indices {
+            let choice = self.choices(&world)[i as usize].clone();
+            world = self.step(&world, &choice, false).world;
+            path.push(choice);
+        }
+        (path, world)
+    }
+}
+
+impl Model {
+    /// The invariants a state breaks, with why. `When::Always` asks for
+    /// every-state invariants; `When::Converged` for all of them (a
+    /// converged state is a state too).
+    pub fn violations(&self, server: &ApiServer, when: When) -> Vec<(String, String)> {
+        self.invariants
+            .iter()
+            .filter(|i| i.when() == When::Always || when == When::Converged)
+            .filter_map(|i| i.check(server).err().map(|why| (i.name().to_string(), why)))
+            .collect()
     }
 }

@@ -1,0 +1,336 @@
+//! Every ordering: a level-by-level breadth-first search over states
+//! deduplicated by fingerprint. Each level's states are expanded in
+//! parallel; the successors are merged in a fixed order (frontier order,
+//! then choice order), so node numbers, parents, and therefore every
+//! result are the same for any number of threads.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+
+use super::graph::{Components, NodeMark, StateGraph};
+use super::report::{Converged, Finding, FindingKind, Report};
+use super::{Mode, Progress, Settings, Strategy};
+use crate::hash::Digest;
+use crate::invariants::When;
+use crate::model::{Choice, Model};
+use crate::runtime::{StepOutcome, World};
+
+pub(crate) struct Exhaustive;
+
+/// A state of the search.
+struct Node {
+    /// Discovering node and the index of the choice taken there
+    /// (`u32::MAX` for the initial state).
+    parent: u32,
+    choice: u32,
+    depth: u32,
+    mark: NodeMark,
+}
+
+/// What expanding one state produced.
+enum Expansion {
+    Converged(Box<World>),
+    DepthLimited,
+    Children(Vec<Child>),
+}
+
+struct Child {
+    choice: u32,
+    taken: Choice,
+    label: String,
+    world: World,
+    outcome: StepOutcome,
+    fingerprint: Digest,
+}
+
+/// The search's bookkeeping.
+struct Search<'a> {
+    model: &'a Model,
+    settings: &'a Settings,
+    nodes: Vec<Node>,
+    index: HashMap<Digest, u32>,
+    edges: Vec<(u32, u32)>,
+    labels: Vec<String>,
+    report: Report,
+    converged: Vec<(u32, World)>,
+    grouped: HashMap<(FindingKind, String), usize>,
+}
+
+impl Strategy for Exhaustive {
+    fn explore(&self, model: &Model, settings: &Settings) -> Report {
+        let mut search = Search {
+            model,
+            settings,
+            nodes: Vec::new(),
+            index: HashMap::new(),
+            edges: Vec::new(),
+            labels: Vec::new(),
+            report: Report::new(Mode::Exhaustive),
+            converged: Vec::new(),
+            grouped: HashMap::new(),
+        };
+        let init = model.initial();
+        let root = search.add_node(u32::MAX, 0, 0, model.fingerprint(&init));
+        let mut frontier = Vec::new();
+        if search.always_invariants_hold(root, &init) {
+            frontier.push((root, init));
+        }
+        let mut depth = 0;
+        while !frontier.is_empty() {
+            if settings.stopped()
+                || settings
+                    .max_states
+                    .is_some_and(|m| search.nodes.len() as u64 >= m)
+            {
+                search.report.complete = false;
+                break;
+            }
+            let expansions: Vec<(u32, Expansion)> = frontier
+                .into_par_iter()
+                .map(|(id, world)| (id, expand(model, settings, &world)))
+                .collect();
+            frontier = Vec::new();
+            for (id, expansion) in expansions {
+                search.merge(id, expansion, &mut frontier);
+            }
+            depth += 1;
+            search.report.stats.max_depth_reached = depth.min(settings.max_depth);
+            settings.report_progress(Progress {
+                states: search.nodes.len() as u64,
+                transitions: search.report.stats.transitions,
+                depth,
+                trials_done: 0,
+            });
+        }
+        search.finish()
+    }
+}
+
+fn expand(model: &Model, settings: &Settings, world: &World) -> Expansion {
+    let choices = model.choices(world);
+    if choices.is_empty() {
+        return Expansion::Converged(Box::new(world.clone()));
+    }
+    if world.depth >= settings.max_depth {
+        return Expansion::DepthLimited;
+    }
+    let children = choices
+        .par_iter()
+        .enumerate()
+        .map(|(i, choice)| {
+            let step = model.step(world, choice, false);
+            Child {
+                choice: i as u32,
+                taken: choice.clone(),
+                label: if settings.keep_graph {
+                    model.describe(choice)
+                } else {
+                    String::new()
+                },
+                fingerprint: model.fingerprint(&step.world),
+                world: step.world,
+                outcome: step.outcome,
+            }
+        })
+        .collect();
+    Expansion::Children(children)
+}
+
+impl Search<'_> {
+    fn add_node(&mut self, parent: u32, choice: u32, depth: u32, fingerprint: Digest) -> u32 {
+        let id = self.nodes.len() as u32;
+        self.nodes.push(Node {
+            parent,
+            choice,
+            depth,
+            mark: NodeMark::Plain,
+        });
+        self.index.insert(fingerprint, id);
+        id
+    }
+
+    fn merge(&mut self, id: u32, expansion: Expansion, frontier: &mut Vec<(u32, World)>) {
+        match expansion {
+            Expansion::Converged(world) => {
+                self.nodes[id as usize].mark = NodeMark::Converged;
+                self.check_converged_invariants(id, &world);
+                self.converged.push((id, *world));
+            }
+            Expansion::DepthLimited => {
+                self.nodes[id as usize].mark = NodeMark::DepthLimited;
+                self.report.stats.depth_limited += 1;
+                if self.model.requires_convergence() {
+                    let message = format!(
+                        "a path did not converge within {} steps",
+                        self.settings.max_depth
+                    );
+                    self.find(FindingKind::DepthLimit, "depth".into(), message, id, None);
+                }
+            }
+            Expansion::Children(children) => {
+                for child in children {
+                    self.report.stats.transitions += 1;
+                    self.merge_child(id, child, frontier);
+                }
+            }
+        }
+    }
+
+    fn merge_child(&mut self, parent: u32, child: Child, frontier: &mut Vec<(u32, World)>) {
+        if let StepOutcome::Panic(message) = &child.outcome {
+            let text = format!(
+                "{} panicked: {message}",
+                self.model.describe_actor(&child.taken)
+            );
+            self.find(
+                FindingKind::Panic,
+                text.clone(),
+                text,
+                parent,
+                Some(child.taken),
+            );
+            return;
+        }
+        if let Some(&existing) = self.index.get(&child.fingerprint) {
+            self.edge(parent, existing, child.label);
+            return;
+        }
+        let depth = self.nodes[parent as usize].depth + 1;
+        let id = self.add_node(parent, child.choice, depth, child.fingerprint);
+        self.edge(parent, id, child.label);
+        if self.always_invariants_hold(id, &child.world) {
+            frontier.push((id, child.world));
+        }
+    }
+
+    fn edge(&mut self, from: u32, to: u32, label: String) {
+        self.edges.push((from, to));
+        if self.settings.keep_graph {
+            self.labels.push(label);
+        }
+    }
+
+    fn always_invariants_hold(&mut self, id: u32, world: &World) -> bool {
+        let broken = self.model.violations(&world.server, When::Always);
+        for (name, why) in &broken {
+            let message = format!("invariant {name} failed: {why}");
+            self.find(FindingKind::Invariant, name.clone(), message, id, None);
+        }
+        if !broken.is_empty() {
+            self.nodes[id as usize].mark = NodeMark::Finding;
+        }
+        broken.is_empty()
+    }
+
+    fn check_converged_invariants(&mut self, id: u32, world: &World) {
+        for (name, why) in self.model.violations(&world.server, When::Converged) {
+            let message = format!("invariant {name} failed on a converged state: {why}");
+            self.find(FindingKind::Invariant, name, message, id, None);
+        }
+    }
+
+    /// Records a finding, grouped by kind and `group`: the first (shortest)
+    /// occurrence keeps its path, later ones only count.
+    fn find(
+        &mut self,
+        kind: FindingKind,
+        group: String,
+        message: String,
+        node: u32,
+        extra: Option<Choice>,
+    ) {
+        if let Some(&i) = self.grouped.get(&(kind.clone(), group.clone())) {
+            self.report.findings[i].occurrences += 1;
+            return;
+        }
+        let mut path = self.path_to(node);
+        path.extend(extra);
+        self.grouped
+            .insert((kind.clone(), group), self.report.findings.len());
+        self.report.findings.push(Finding {
+            kind,
+            message,
+            path,
+            occurrences: 1,
+        });
+    }
+
+    /// The choice indices from the initial state to a node.
+    fn indices_to(&self, mut node: u32) -> Vec<u32> {
+        let mut out = Vec::new();
+        while self.nodes[node as usize].parent != u32::MAX {
+            out.push(self.nodes[node as usize].choice);
+            node = self.nodes[node as usize].parent;
+        }
+        out.reverse();
+        out
+    }
+
+    /// The choices from the initial state to a node (by replaying them).
+    fn path_to(&self, node: u32) -> Vec<Choice> {
+        self.model.resolve_path(&self.indices_to(node)).0
+    }
+
+    fn finish(mut self) -> Report {
+        let components = Components::new(self.nodes.len(), &self.edges);
+        for trap in components.traps() {
+            for &n in trap {
+                self.nodes[n as usize].mark = NodeMark::Finding;
+            }
+            let message = format!(
+                "livelock: a cycle of {} state(s) with work pending that no ordering can leave",
+                trap.len()
+            );
+            self.find(
+                FindingKind::Livelock,
+                format!("trap {}", trap[0]),
+                message,
+                trap[0],
+                None,
+            );
+        }
+        let counts = components.path_counts(0);
+        let converged = std::mem::take(&mut self.converged);
+        for (id, world) in converged {
+            self.report.converged.push(Converged {
+                hash: world.state_hash(),
+                paths: counts[components.of[id as usize]],
+                path: self.path_to(id),
+                world,
+            });
+        }
+        merge_equal_hashes(&mut self.report.converged);
+        self.report.stats.states = self.nodes.len() as u64;
+        if self.settings.keep_graph {
+            self.report.graph = Some(StateGraph {
+                nodes: self
+                    .nodes
+                    .iter()
+                    .map(|n| (format!("d{}", n.depth), n.mark))
+                    .collect(),
+                edges: self
+                    .edges
+                    .iter()
+                    .zip(self.labels)
+                    .map(|(&(a, b), l)| (a, b, l))
+                    .collect(),
+            });
+        }
+        self.report
+    }
+}
+
+/// States that differ only in what the search key adds (pending set is
+/// empty in both, but e.g. controller memory differs) are one converged
+/// cluster state: merge them, adding their path counts.
+fn merge_equal_hashes(converged: &mut Vec<Converged>) {
+    let mut out: Vec<Converged> = Vec::new();
+    for c in converged.drain(..) {
+        match out.iter_mut().find(|o| o.hash == c.hash) {
+            Some(o) => o.paths = o.paths.saturating_add(c.paths),
+            None => out.push(c),
+        }
+    }
+    *converged = out;
+}

@@ -1,0 +1,228 @@
+//! Exploring a model: one deterministic run, every ordering, or random
+//! orderings, in parallel, with results identical for any thread count.
+//!
+//! ```
+//! use kcheck_engine::api::ApiServer;
+//! use kcheck_engine::explore::{Explorer, Mode};
+//! use kcheck_engine::Model;
+//!
+//! let report = Explorer::new(Model::new(ApiServer::new()))
+//!     .mode(Mode::Exhaustive)
+//!     .threads(2)
+//!     .run();
+//! assert_eq!(report.converged.len(), 1); // nothing to do: one state
+//! assert!(!report.divergent());
+//! ```
+
+mod diff;
+mod exhaustive;
+mod graph;
+mod montecarlo;
+mod reference;
+mod report;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+pub use diff::{FieldChange, ObjectDiff, diff_states};
+pub use graph::StateGraph;
+pub use montecarlo::trial_rng;
+pub use report::{Converged, Finding, FindingKind, Report, Stats, TrialSummary};
+
+use crate::model::Model;
+
+/// How to explore.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// One deterministic run, requests taken first-in first-out.
+    Reference,
+    /// Every ordering of pending requests, deduplicating states.
+    Exhaustive,
+    /// Random orderings: `trials` runs, trial `i` seeded from `(seed, i)`.
+    #[serde(rename = "montecarlo")]
+    MonteCarlo,
+}
+
+impl Mode {
+    /// The mode's name in scenario files and results.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Reference => "reference",
+            Mode::Exhaustive => "exhaustive",
+            Mode::MonteCarlo => "montecarlo",
+        }
+    }
+}
+
+/// Progress of a running exploration, for progress bars.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Distinct states (exhaustive) or steps (other modes) so far.
+    pub states: u64,
+    /// Transitions taken so far.
+    pub transitions: u64,
+    /// Deepest level reached.
+    pub depth: u32,
+    /// Monte Carlo trials finished.
+    pub trials_done: u64,
+}
+
+/// A progress callback.
+pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// Settings shared by every strategy.
+#[derive(Clone)]
+pub(crate) struct Settings {
+    pub(crate) max_depth: u32,
+    pub(crate) trials: u64,
+    pub(crate) first_trial: u64,
+    pub(crate) seed: u64,
+    pub(crate) max_states: Option<u64>,
+    pub(crate) keep_graph: bool,
+    pub(crate) stop: Arc<AtomicBool>,
+    pub(crate) progress: Option<ProgressFn>,
+}
+
+impl Settings {
+    pub(crate) fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn report_progress(&self, p: Progress) {
+        if let Some(f) = &self.progress {
+            f(p);
+        }
+    }
+}
+
+/// One exploration strategy.
+pub(crate) trait Strategy {
+    /// Explores the model; the report's `stats.seconds` and `threads` are
+    /// filled in by the caller.
+    fn explore(&self, model: &Model, settings: &Settings) -> Report;
+}
+
+/// Builds and runs an exploration, like stateright's `CheckerBuilder`:
+/// `Explorer::new(model).mode(Mode::Exhaustive).threads(2).run()`.
+#[must_use]
+pub struct Explorer {
+    model: Model,
+    mode: Mode,
+    threads: usize,
+    settings: Settings,
+}
+
+impl Explorer {
+    /// An explorer of a model: exhaustive, depth 60, all cores.
+    pub fn new(model: Model) -> Self {
+        Explorer {
+            model,
+            mode: Mode::Exhaustive,
+            threads: 0,
+            settings: Settings {
+                max_depth: 60,
+                trials: 100,
+                first_trial: 0,
+                seed: 0,
+                max_states: None,
+                keep_graph: false,
+                stop: Arc::new(AtomicBool::new(false)),
+                progress: None,
+            },
+        }
+    }
+
+    /// The strategy.
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Worker threads; 0 uses every core. Results do not depend on it.
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = threads;
+        self
+    }
+
+    /// Steps after which a path is cut.
+    pub fn max_depth(mut self, depth: u32) -> Self {
+        self.settings.max_depth = depth;
+        self
+    }
+
+    /// Monte Carlo trials.
+    pub fn trials(mut self, trials: u64) -> Self {
+        self.settings.trials = trials;
+        self
+    }
+
+    /// Monte Carlo: the number of the first trial (to replay trial `i`
+    /// alone: `.first_trial(i).trials(1)`).
+    pub fn first_trial(mut self, first: u64) -> Self {
+        self.settings.first_trial = first;
+        self
+    }
+
+    /// Monte Carlo seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.settings.seed = seed;
+        self
+    }
+
+    /// Stop cleanly after about this many states (the report says it is
+    /// incomplete).
+    pub fn max_states(mut self, max: Option<u64>) -> Self {
+        self.settings.max_states = max;
+        self
+    }
+
+    /// Keep the explored state graph (exhaustive mode) for export.
+    pub fn keep_graph(mut self, keep: bool) -> Self {
+        self.settings.keep_graph = keep;
+        self
+    }
+
+    /// A flag that stops the search when set (e.g. on Ctrl-C); what was
+    /// found so far is still reported.
+    pub fn stop_flag(mut self, stop: Arc<AtomicBool>) -> Self {
+        self.settings.stop = stop;
+        self
+    }
+
+    /// Called with progress now and then.
+    pub fn progress(mut self, f: ProgressFn) -> Self {
+        self.settings.progress = Some(f);
+        self
+    }
+
+    /// Runs the exploration.
+    pub fn run(self) -> Report {
+        let started = Instant::now();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.threads)
+            .build()
+            .expect("a thread pool can be built");
+        let threads = pool.current_num_threads();
+        let strategy: Box<dyn Strategy + Send + Sync> = match self.mode {
+            Mode::Reference => Box::new(reference::Reference),
+            Mode::Exhaustive => Box::new(exhaustive::Exhaustive),
+            Mode::MonteCarlo => Box::new(montecarlo::MonteCarlo),
+        };
+        let mut report = pool.install(|| strategy.explore(&self.model, &self.settings));
+        report.mode = self.mode;
+        report.stats.threads = threads;
+        report.stats.seconds = started.elapsed().as_secs_f64();
+        report.stats.states_per_sec = if report.stats.seconds > 0.0 {
+            report.stats.states as f64 / report.stats.seconds
+        } else {
+            0.0
+        };
+        report.finish(&self.model);
+        report
+    }
+}
+
+#[cfg(test)]
+mod tests;
