@@ -80,17 +80,31 @@ impl StalenessInterval {
     }
 }
 
+/// Stale-read search: each reconcile of a target controller branches over
+/// views of the target kind up to `lookback` events old.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaleReads {
+    /// `(controller index, kind)` pairs whose reads may be stale.
+    pub targets: Vec<(usize, GroupKind)>,
+    /// How many events back a view may be.
+    pub lookback: u64,
+    /// How many stale reconciles one path may take per target.
+    pub max_restarts: u32,
+}
+
 /// The staleness configured for a model.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Staleness {
     /// Declarative intervals.
     pub intervals: Vec<StalenessInterval>,
+    /// Stale-read search, if asked for.
+    pub stale_reads: Option<StaleReads>,
 }
 
 impl Staleness {
     /// Whether any staleness is configured.
     pub fn is_active(&self) -> bool {
-        !self.intervals.is_empty()
+        !self.intervals.is_empty() || self.stale_reads.is_some()
     }
 
     /// The stale kinds of `controller` and the sequence number each shows.
