@@ -27,18 +27,44 @@ pub struct UserAction {
     pub field_manager: String,
 }
 
-/// One choice out of a state: run a pending reconcile, or the next user
-/// action.
+/// A stale view a reconcile reads one kind through, under stale-read
+/// search: the kind as it was `lag` events ago.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct StaleView {
+    /// The kind read stale.
+    pub kind: GroupKind,
+    /// How many of the kind's events the view is behind.
+    pub lag: u64,
+}
+
+/// One choice out of a state: run a pending reconcile (possibly through
+/// stale views), or the next user action.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(tag = "choice", rename_all = "snake_case")]
 pub enum Choice {
     /// Run this pending request.
-    Reconcile(Pending),
+    Reconcile {
+        /// The request.
+        request: Pending,
+        /// Kinds read through stale views (stale-read search only).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        stale: Vec<StaleView>,
+    },
     /// Do user action number `index`.
     User {
         /// Index into the model's actions.
         index: usize,
     },
+}
+
+impl Choice {
+    /// Running a request with current views.
+    pub fn reconcile(request: Pending) -> Self {
+        Choice::Reconcile {
+            request,
+            stale: Vec::new(),
+        }
+    }
 }
 
 /// The model checked: build it with the setters, then hand it to an
@@ -190,12 +216,15 @@ impl Model {
     /// The choices a state offers, in a stable order: pending requests in
     /// set order, then the next user action if it is available.
     pub fn choices(&self, world: &World) -> Vec<Choice> {
-        let mut out: Vec<Choice> = world
-            .pending
-            .iter()
-            .cloned()
-            .map(Choice::Reconcile)
-            .collect();
+        let mut out = Vec::new();
+        for request in &world.pending {
+            for stale in self.staleness.stale_read_views(request.controller, world) {
+                out.push(Choice::Reconcile {
+                    request: request.clone(),
+                    stale,
+                });
+            }
+        }
         if let Some(action) = self.actions.get(world.next_action)
             && (world.depth >= action.at_depth || world.pending.is_empty())
         {
@@ -216,6 +245,17 @@ impl Model {
         }
         if self.staleness.is_active() {
             fp.add(b"rvs", &world.server.rv_digest().0);
+            for ((c, kind), n) in &world.stale_used {
+                let used = [(*c as u64).to_le_bytes(), u64::from(*n).to_le_bytes()].concat();
+                fp.add(kind.to_string().as_bytes(), &used);
+            }
+            if let Some(sr) = &self.staleness.stale_reads {
+                for (_, kind) in &sr.targets {
+                    let recent =
+                        crate::staleness::recent_events_digest(&world.server, kind, sr.lookback);
+                    fp.add(kind.to_string().as_bytes(), &recent.0);
+                }
+            }
             for (kind, end) in self.staleness.tracked_kinds() {
                 let seq = world.server.kind_seq(&kind).min(end);
                 fp.add(kind.to_string().as_bytes(), &seq.to_le_bytes());
@@ -290,11 +330,17 @@ impl Model {
     /// `user action 0 (patch Deployment.apps default/web)`.
     pub fn describe(&self, choice: &Choice) -> String {
         match choice {
-            Choice::Reconcile(p) => format!(
-                "{} {}",
-                self.controllers[p.controller].name(),
-                p.object.namespaced_name()
-            ),
+            Choice::Reconcile { request, stale } => {
+                let mut text = format!(
+                    "{} {}",
+                    self.controllers[request.controller].name(),
+                    request.object.namespaced_name()
+                );
+                for v in stale {
+                    text.push_str(&format!(" ({} {} events stale)", v.kind, v.lag));
+                }
+                text
+            }
             Choice::User { index } => {
                 let request = &self.actions[*index].request;
                 format!("user action {index} ({})", request.verb())
@@ -305,7 +351,9 @@ impl Model {
     /// Who acts in a choice: the controller's name, or `user`.
     pub fn describe_actor(&self, choice: &Choice) -> String {
         match choice {
-            Choice::Reconcile(p) => self.controllers[p.controller].name().to_string(),
+            Choice::Reconcile { request, .. } => {
+                self.controllers[request.controller].name().to_string()
+            }
             Choice::User { .. } => "user".to_string(),
         }
     }

@@ -74,7 +74,7 @@ impl Strategy for Reference {
                 break;
             }
             for p in record.triggered {
-                let c = Choice::Reconcile(p);
+                let c = Choice::reconcile(p);
                 if !queue.contains(&c) {
                     queue.push_back(c);
                 }
@@ -82,9 +82,9 @@ impl Strategy for Reference {
             if matches!(
                 step.outcome,
                 StepOutcome::Requeue | StepOutcome::Error(_) | StepOutcome::Crash
-            ) && let Choice::Reconcile(p) = &choice
+            ) && let Choice::Reconcile { request, .. } = &choice
             {
-                queue.push_back(Choice::Reconcile(p.clone()));
+                queue.push_back(Choice::reconcile(request.clone()));
             }
             world = step.world;
             report.stats.max_depth_reached = world.depth;

@@ -13,7 +13,7 @@ use super::session::{CrashSignal, Ctx, Session, StaleRead, WriteFault, WriteReco
 use super::world::{Pending, World};
 use crate::api::{ApiServer, Event, GroupKind};
 use crate::hash::Digest;
-use crate::model::{Choice, Model};
+use crate::model::{Choice, Model, StaleView};
 
 /// How a step ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,7 +115,9 @@ impl Model {
     /// Takes one choice from a state. `record` asks for a [`StepRecord`].
     pub fn step(&self, world: &World, choice: &Choice, record: bool) -> Step {
         match choice {
-            Choice::Reconcile(pending) => self.reconcile_step(world, pending, choice, record),
+            Choice::Reconcile { request, stale } => {
+                self.reconcile_step(world, request, stale, choice, record)
+            }
             Choice::User { index } => self.user_step(world, *index, choice, record),
         }
     }
@@ -124,6 +126,7 @@ impl Model {
         &self,
         world: &World,
         pending: &Pending,
+        stale: &[StaleView],
         choice: &Choice,
         record: bool,
     ) -> Step {
@@ -134,7 +137,17 @@ impl Model {
         next.depth += 1;
         let mut start = world.server.clone();
         start.tick();
-        let views = self.staleness.views(controller, &start);
+        let mut views = self.staleness.views(controller, &start);
+        for v in stale {
+            views.insert(
+                v.kind.clone(),
+                start.kind_seq(&v.kind).saturating_sub(v.lag),
+            );
+            *next
+                .stale_used
+                .entry((controller, v.kind.clone()))
+                .or_insert(0) += 1;
+        }
         let writes_so_far = world.writes.get(&controller).copied().unwrap_or(0);
         let (plan, crash_index) = self.faults.plan(controller, writes_so_far, |i| {
             world.crashes_fired.contains(&i)

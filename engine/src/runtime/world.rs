@@ -8,7 +8,7 @@ use imbl::{OrdMap, OrdSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::api::{ApiServer, ObjectKey};
+use crate::api::{ApiServer, GroupKind, ObjectKey};
 use crate::hash::Digest;
 
 /// A pending reconcile request: which controller, which object. Pending
@@ -39,6 +39,9 @@ pub struct World {
     pub writes: OrdMap<usize, u32>,
     /// Once-only crashes that fired on this path, by crash index.
     pub crashes_fired: OrdSet<usize>,
+    /// Stale reconciles taken per (controller, kind) under stale-read
+    /// search.
+    pub stale_used: OrdMap<(usize, GroupKind), u32>,
 }
 
 impl World {
@@ -52,6 +55,7 @@ impl World {
             memory: OrdMap::new(),
             writes: OrdMap::new(),
             crashes_fired: OrdSet::new(),
+            stale_used: OrdMap::new(),
         }
     }
 

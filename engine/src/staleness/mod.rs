@@ -11,6 +11,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::api::{ApiServer, GroupKind};
+use crate::hash::Digest;
+use crate::model::StaleView;
+use crate::runtime::World;
 
 /// How far a stale view trails.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -121,6 +124,35 @@ impl Staleness {
         views
     }
 
+    /// The stale-view combinations a reconcile of `controller` branches
+    /// over: the current view (an empty list) first, then, for each target
+    /// kind of the controller with restarts left and enough history, each
+    /// lag from 1 to `lookback` (one stale kind at a time).
+    pub fn stale_read_views(&self, controller: usize, world: &World) -> Vec<Vec<StaleView>> {
+        let mut out = vec![Vec::new()];
+        let Some(sr) = &self.stale_reads else {
+            return out;
+        };
+        for (c, kind) in sr.targets.iter().filter(|(c, _)| *c == controller) {
+            let used = world
+                .stale_used
+                .get(&(*c, kind.clone()))
+                .copied()
+                .unwrap_or(0);
+            if used >= sr.max_restarts {
+                continue;
+            }
+            let seq = world.server.kind_seq(kind);
+            for lag in 1..=sr.lookback.min(seq) {
+                out.push(vec![StaleView {
+                    kind: kind.clone(),
+                    lag,
+                }]);
+            }
+        }
+        out
+    }
+
     /// The view of one kind when the kind is at `seq` (first matching
     /// interval), `None` when current.
     pub fn view_of(&self, controller: usize, kind: &GroupKind, seq: u64) -> Option<u64> {
@@ -140,6 +172,29 @@ impl Staleness {
         }
         out
     }
+}
+
+/// A digest of a kind's last `lookback` events (object, type, new and
+/// previous content): with the current state, it decides every view up to
+/// `lookback` events old, so stale-read search keys states by it.
+pub fn recent_events_digest(server: &ApiServer, kind: &GroupKind, lookback: u64) -> Digest {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"kcheck/recent-events/v1\0");
+    let recent = server
+        .history()
+        .iter()
+        .rev()
+        .filter(|e| &e.key.kind == kind)
+        .take(lookback as usize);
+    for e in recent {
+        hasher.update(e.key.to_string().as_bytes());
+        hasher.update(&[e.event_type as u8]);
+        hasher.update(&e.object.hash.0);
+        if let Some(prev) = &e.previous {
+            hasher.update(&prev.hash.0);
+        }
+    }
+    Digest(*hasher.finalize().as_bytes())
 }
 
 #[cfg(test)]
