@@ -12,5 +12,6 @@ pub mod runtime;
 pub mod staleness;
 #[cfg(test)]
 pub(crate) mod test_util;
+pub mod trace;
 
 pub use model::{Choice, Model, UserAction};

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-pub use diff::{FieldChange, ObjectDiff, diff_states};
+pub use diff::{FieldChange, ObjectDiff, diff_states, diff_values};
 pub use graph::StateGraph;
 pub use montecarlo::trial_rng;
 pub use report::{Converged, Finding, FindingKind, Report, Stats, TrialSummary};
