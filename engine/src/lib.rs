@@ -6,6 +6,7 @@ pub mod client;
 pub mod explore;
 pub mod faults;
 pub mod hash;
+pub mod hunt;
 pub mod invariants;
 pub mod model;
 pub mod runtime;

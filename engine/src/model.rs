@@ -384,3 +384,18 @@ impl Model {
             .collect()
     }
 }
+
+impl Model {
+    /// Replays a path from the initial state, recording every step: the
+    /// state reached and the records (for traces and planners).
+    pub fn run_path(&self, path: &[Choice]) -> (World, Vec<crate::runtime::StepRecord>) {
+        let mut world = self.initial();
+        let mut records = Vec::with_capacity(path.len());
+        for choice in path {
+            let step = self.step(&world, choice, true);
+            records.extend(step.record);
+            world = step.world;
+        }
+        (world, records)
+    }
+}

@@ -83,3 +83,61 @@ impl Faults {
             .unwrap_or(0)
     }
 }
+
+/// The crash planner: for each controller, a once-only crash after each
+/// number of successful writes up to the most it made in one reconcile of
+/// the reference run.
+pub fn plan_crashes(
+    model: &crate::Model,
+    records: &[crate::runtime::StepRecord],
+) -> Vec<CrashSpec> {
+    let mut most = BTreeMap::new();
+    for r in records {
+        if let Some(c) = model.controller_index(&r.actor) {
+            let ok = r.writes.iter().filter(|w| w.error.is_none()).count() as u32;
+            let m = most.entry(c).or_insert(0);
+            *m = (*m).max(ok);
+        }
+    }
+    most.into_iter()
+        .flat_map(|(controller, n)| {
+            (1..=n).map(move |after_writes| CrashSpec {
+                controller,
+                after_writes,
+                once: true,
+            })
+        })
+        .collect()
+}
+
+/// The API-fault planner: for each controller and each of its writes in the
+/// reference run, a conflict, a server error and a dropped watch event.
+pub fn plan_api_faults(
+    model: &crate::Model,
+    records: &[crate::runtime::StepRecord],
+) -> Vec<ApiFaultSpec> {
+    let mut writes = BTreeMap::new();
+    for r in records {
+        if let Some(c) = model.controller_index(&r.actor) {
+            *writes.entry(c).or_insert(0u32) += r.writes.len() as u32;
+        }
+    }
+    let faults = [
+        WriteFault::Conflict,
+        WriteFault::ServerError,
+        WriteFault::WatchDrop { watcher: None },
+    ];
+    let mut out = Vec::new();
+    for (controller, n) in writes {
+        for write in 1..=n {
+            for fault in &faults {
+                out.push(ApiFaultSpec {
+                    controller,
+                    write,
+                    fault: fault.clone(),
+                });
+            }
+        }
+    }
+    out
+}

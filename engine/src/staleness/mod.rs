@@ -197,6 +197,42 @@ pub fn recent_events_digest(server: &ApiServer, kind: &GroupKind, lookback: u64)
     Digest(*hasher.finalize().as_bytes())
 }
 
+/// The staleness planner: from a reference run's records, every
+/// `(controller, kind)` pair the controller read, and for each pair every
+/// frozen window `[stale_at, catch_up_at)` over the kind's observed sequence
+/// range (`0 <= stale_at`, `stale_at + 2 <= catch_up_at <= last + 1`, so that
+/// at least one event falls inside). Each interval is one hunt phase.
+pub fn plan_intervals(
+    model: &crate::Model,
+    records: &[crate::runtime::StepRecord],
+    end: &World,
+) -> Vec<StalenessInterval> {
+    let mut pairs = std::collections::BTreeSet::new();
+    for r in records {
+        if let Some(c) = model.controller_index(&r.actor) {
+            for kind in &r.kinds_read {
+                pairs.insert((c, kind.clone()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (controller, kind) in pairs {
+        let last = end.server.kind_seq(&kind);
+        for stale_at in 0..last {
+            for catch_up_at in stale_at + 2..=last + 1 {
+                out.push(StalenessInterval {
+                    controller,
+                    kind: kind.clone(),
+                    stale_at,
+                    catch_up_at,
+                    lag: Lag::Frozen,
+                });
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

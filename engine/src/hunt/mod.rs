@@ -1,0 +1,571 @@
+//! Bug hunts: a reference run, then the scenario's ordering exploration as
+//! the baseline, then one phase per planned perturbation (stale views,
+//! crashes, API faults), in parallel. A phase that reaches a converged state
+//! the baseline never reaches, breaks an invariant, livelocks or panics is
+//! a finding; findings are deduplicated across phases.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::explore::{Converged, Explorer, FindingKind, Mode, Report};
+use crate::faults::{self, ApiFaultSpec, CrashSpec, Faults};
+use crate::hash::Digest;
+use crate::model::{Choice, Model};
+use crate::runtime::WriteFault;
+use crate::staleness::{self, Lag, Staleness, StalenessInterval};
+
+/// What a phase perturbs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhaseKind {
+    /// The scenario's own exploration, unperturbed: the baseline.
+    Ordering,
+    /// One staleness interval from the planner.
+    Staleness,
+    /// One crash after N writes.
+    Crash,
+    /// One API fault on a controller's N-th write.
+    ApiFault,
+}
+
+impl PhaseKind {
+    /// Every kind, in the order hunts run them.
+    pub const ALL: [PhaseKind; 4] = [
+        PhaseKind::Ordering,
+        PhaseKind::Staleness,
+        PhaseKind::Crash,
+        PhaseKind::ApiFault,
+    ];
+
+    /// The kind's name: `ordering`, `staleness`, `crash`, `api_fault`.
+    pub fn name(self) -> &'static str {
+        match self {
+            PhaseKind::Ordering => "ordering",
+            PhaseKind::Staleness => "staleness",
+            PhaseKind::Crash => "crash",
+            PhaseKind::ApiFault => "api_fault",
+        }
+    }
+}
+
+/// One phase: the perturbation it adds to the scenario.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Phase {
+    /// No perturbation.
+    Ordering,
+    /// A stale view.
+    Staleness(StalenessInterval),
+    /// A crash.
+    Crash(CrashSpec),
+    /// An API fault.
+    ApiFault(ApiFaultSpec),
+}
+
+impl Phase {
+    /// The phase's kind.
+    pub fn kind(&self) -> PhaseKind {
+        match self {
+            Phase::Ordering => PhaseKind::Ordering,
+            Phase::Staleness(_) => PhaseKind::Staleness,
+            Phase::Crash(_) => PhaseKind::Crash,
+            Phase::ApiFault(_) => PhaseKind::ApiFault,
+        }
+    }
+
+    /// The model with this phase's perturbation (replacing any the scenario
+    /// had).
+    pub fn apply(&self, model: &Model) -> Model {
+        let model = model.clone();
+        match self {
+            Phase::Ordering => model,
+            Phase::Staleness(i) => model.faults(Faults::default()).staleness(Staleness {
+                intervals: vec![i.clone()],
+                stale_reads: None,
+            }),
+            Phase::Crash(c) => model.staleness(Staleness::default()).faults(Faults {
+                crashes: vec![c.clone()],
+                api_faults: vec![],
+            }),
+            Phase::ApiFault(f) => model.staleness(Staleness::default()).faults(Faults {
+                crashes: vec![],
+                api_faults: vec![f.clone()],
+            }),
+        }
+    }
+
+    /// The phase as a scenario file's `perturbations` block, so that a
+    /// finding can be pasted into a scenario and run again.
+    pub fn perturbations(&self, model: &Model) -> Value {
+        let name = |c: usize| model.controller_names()[c].to_string();
+        match self {
+            Phase::Ordering => json!({}),
+            Phase::Staleness(i) => json!({"staleness": [{
+                "controller": name(i.controller),
+                "kind": i.kind.to_string(),
+                "stale_at": i.stale_at,
+                "catch_up_at": i.catch_up_at,
+                "lag": i.lag,
+            }]}),
+            Phase::Crash(c) => json!({"crashes": [{
+                "controller": name(c.controller),
+                "after_writes": c.after_writes,
+                "once": c.once,
+            }]}),
+            Phase::ApiFault(f) => {
+                let mut fault = json!({
+                    "controller": name(f.controller),
+                    "write": f.write,
+                });
+                match &f.fault {
+                    WriteFault::Conflict => fault["fault"] = json!("conflict"),
+                    WriteFault::ServerError => fault["fault"] = json!("server_error"),
+                    WriteFault::WatchDrop { watcher } => {
+                        fault["fault"] = json!("watch_drop");
+                        if let Some(w) = watcher {
+                            fault["watcher"] = json!(w);
+                        }
+                    }
+                }
+                json!({"api_faults": [fault]})
+            }
+        }
+    }
+
+    /// A one-line description, e.g. `crash: replicaset after 1 write`.
+    pub fn describe(&self, model: &Model) -> String {
+        let name = |c: usize| model.controller_names()[c].to_string();
+        match self {
+            Phase::Ordering => "ordering: the scenario without perturbations".to_string(),
+            Phase::Staleness(i) => {
+                let lag = match i.lag {
+                    Lag::Frozen => "frozen".to_string(),
+                    Lag::Events(n) => format!("{n} events behind"),
+                };
+                format!(
+                    "staleness: {} sees {} {lag} over [{}, {})",
+                    name(i.controller),
+                    i.kind,
+                    i.stale_at,
+                    i.catch_up_at
+                )
+            }
+            Phase::Crash(c) => format!(
+                "crash: {} after {} write(s){}",
+                name(c.controller),
+                c.after_writes,
+                if c.once { ", once" } else { "" }
+            ),
+            Phase::ApiFault(f) => {
+                let fault = match &f.fault {
+                    WriteFault::Conflict => "conflict".to_string(),
+                    WriteFault::ServerError => "server error".to_string(),
+                    WriteFault::WatchDrop { .. } => "dropped watch event".to_string(),
+                };
+                format!(
+                    "api fault: {fault} on {}'s write {}",
+                    name(f.controller),
+                    f.write
+                )
+            }
+        }
+    }
+}
+
+/// How serious a finding is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// A controller panicked or an invariant failed.
+    High,
+    /// A livelock, or a converged state the baseline never reaches.
+    Medium,
+    /// A path cut by the depth limit, or a divergence of ordering alone.
+    Low,
+}
+
+/// What a hunt finding is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HuntFindingKind {
+    /// A finding of the phase's exploration (invariant, livelock, panic,
+    /// depth limit, or a divergence of the ordering phase).
+    Explore(FindingKind),
+    /// The perturbation leads to a converged state outside the baseline.
+    NewState,
+}
+
+impl HuntFindingKind {
+    /// Its name: `new_state`, or the exploration finding's.
+    pub fn name(&self) -> &'static str {
+        match self {
+            HuntFindingKind::Explore(k) => k.name(),
+            HuntFindingKind::NewState => "new_state",
+        }
+    }
+
+    fn severity(&self) -> Severity {
+        match self {
+            HuntFindingKind::Explore(FindingKind::Panic | FindingKind::Invariant) => Severity::High,
+            HuntFindingKind::Explore(FindingKind::Livelock) | HuntFindingKind::NewState => {
+                Severity::Medium
+            }
+            HuntFindingKind::Explore(FindingKind::DepthLimit | FindingKind::Divergence) => {
+                Severity::Low
+            }
+        }
+    }
+}
+
+/// One finding of a hunt.
+#[derive(Clone, Debug)]
+pub struct HuntFinding {
+    /// How serious.
+    pub severity: Severity,
+    /// What kind.
+    pub kind: HuntFindingKind,
+    /// The first phase (in phase order) that showed it.
+    pub phase: Phase,
+    /// What happened.
+    pub message: String,
+    /// For a new state: the state, with its path and path count.
+    pub state: Option<Converged>,
+    /// The choices that show it under the phase's perturbation.
+    pub path: Vec<Choice>,
+    /// How many phases showed it.
+    pub phases: u64,
+}
+
+/// What one phase covered.
+#[derive(Clone, Debug)]
+pub struct PhaseResult {
+    /// The phase.
+    pub phase: Phase,
+    /// States explored.
+    pub states: u64,
+    /// Distinct converged states.
+    pub converged: usize,
+    /// Whether it ran to the end.
+    pub complete: bool,
+    /// Whether it ran at all (the budget can skip it).
+    pub ran: bool,
+}
+
+/// The result of a hunt.
+#[derive(Clone, Debug)]
+pub struct HuntReport {
+    /// The reference run.
+    pub reference: Report,
+    /// The unperturbed exploration whose converged states are the baseline.
+    pub baseline: Report,
+    /// Every planned phase, in order, with what it covered.
+    pub phases: Vec<PhaseResult>,
+    /// Findings, most severe first.
+    pub findings: Vec<HuntFinding>,
+    /// False when the budget or an interrupt cut the hunt short.
+    pub complete: bool,
+    /// States explored in all phases.
+    pub states: u64,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// Progress of a hunt, for progress bars.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HuntProgress {
+    /// Phases finished.
+    pub phases_done: usize,
+    /// Phases planned.
+    pub phases: usize,
+    /// States explored so far.
+    pub states: u64,
+}
+
+/// A hunt progress callback.
+pub type HuntProgressFn = Arc<dyn Fn(HuntProgress) + Send + Sync>;
+
+/// Builds and runs a hunt: `Hunt::new(model).mode(Mode::Exhaustive).run()`.
+#[must_use]
+pub struct Hunt {
+    model: Model,
+    mode: Mode,
+    max_depth: u32,
+    trials: u64,
+    seed: u64,
+    threads: usize,
+    max_states: Option<u64>,
+    time: Option<Duration>,
+    kinds: BTreeSet<PhaseKind>,
+    stop: Arc<AtomicBool>,
+    progress: Option<HuntProgressFn>,
+}
+
+impl Hunt {
+    /// A hunt over a model: exhaustive phases, depth 60, every phase kind.
+    pub fn new(model: Model) -> Self {
+        Hunt {
+            model,
+            mode: Mode::Exhaustive,
+            max_depth: 60,
+            trials: 100,
+            seed: 0,
+            threads: 0,
+            max_states: None,
+            time: None,
+            kinds: PhaseKind::ALL.into_iter().collect(),
+            stop: Arc::new(AtomicBool::new(false)),
+            progress: None,
+        }
+    }
+
+    /// How each phase explores (reference mode is not a search: it is
+    /// treated as exhaustive).
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = if mode == Mode::Reference {
+            Mode::Exhaustive
+        } else {
+            mode
+        };
+        self
+    }
+
+    /// Depth limit of every phase.
+    pub fn max_depth(mut self, depth: u32) -> Self {
+        self.max_depth = depth;
+        self
+    }
+
+    /// Monte Carlo trials per phase.
+    pub fn trials(mut self, trials: u64) -> Self {
+        self.trials = trials;
+        self
+    }
+
+    /// Monte Carlo seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Worker threads (0: every core).
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = threads;
+        self
+    }
+
+    /// Stop starting phases once this many states were explored.
+    pub fn max_states(mut self, max: Option<u64>) -> Self {
+        self.max_states = max;
+        self
+    }
+
+    /// Stop after this much wall-clock time.
+    pub fn time_budget(mut self, time: Option<Duration>) -> Self {
+        self.time = time;
+        self
+    }
+
+    /// Only these phase kinds (the baseline always runs).
+    pub fn only(mut self, kinds: &[PhaseKind]) -> Self {
+        self.kinds = kinds.iter().copied().chain([PhaseKind::Ordering]).collect();
+        self
+    }
+
+    /// A flag that stops the hunt when set.
+    pub fn stop_flag(mut self, stop: Arc<AtomicBool>) -> Self {
+        self.stop = stop;
+        self
+    }
+
+    /// Called as phases finish.
+    pub fn progress(mut self, f: HuntProgressFn) -> Self {
+        self.progress = Some(f);
+        self
+    }
+
+    fn explorer(&self, model: Model, threads: usize) -> Explorer {
+        Explorer::new(model)
+            .mode(self.mode)
+            .max_depth(self.max_depth)
+            .trials(self.trials)
+            .seed(self.seed)
+            .threads(threads)
+            .stop_flag(self.stop.clone())
+    }
+
+    /// The phases the hunt plans from a reference run.
+    pub fn plan(&self, reference: &Report) -> Vec<Phase> {
+        let path = reference
+            .converged
+            .first()
+            .map(|c| c.path.clone())
+            .or_else(|| reference.findings.first().map(|f| f.path.clone()))
+            .unwrap_or_default();
+        let (end, records) = self.model.run_path(&path);
+        let mut phases = Vec::new();
+        if self.kinds.contains(&PhaseKind::Staleness) {
+            let intervals = staleness::plan_intervals(&self.model, &records, &end);
+            phases.extend(intervals.into_iter().map(Phase::Staleness));
+        }
+        if self.kinds.contains(&PhaseKind::Crash) {
+            phases.extend(
+                faults::plan_crashes(&self.model, &records)
+                    .into_iter()
+                    .map(Phase::Crash),
+            );
+        }
+        if self.kinds.contains(&PhaseKind::ApiFault) {
+            let planned = faults::plan_api_faults(&self.model, &records);
+            phases.extend(planned.into_iter().map(Phase::ApiFault));
+        }
+        phases
+    }
+
+    /// Runs the hunt.
+    pub fn run(self) -> HuntReport {
+        let started = Instant::now();
+        let reference = self
+            .explorer(self.model.clone(), 1)
+            .mode(Mode::Reference)
+            .run();
+        let baseline = self.explorer(self.model.clone(), self.threads).run();
+        let phases = self.plan(&reference);
+        let explored = AtomicU64::new(baseline.stats.states);
+        let done = AtomicU64::new(0);
+        let total = phases.len();
+        let deadline = self.time.map(|t| started + t);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.threads)
+            .build()
+            .expect("a thread pool can be built");
+        let results: Vec<(PhaseResult, Option<Report>)> = pool.install(|| {
+            phases
+                .into_par_iter()
+                .map(|phase| {
+                    let out_of_budget = self
+                        .max_states
+                        .is_some_and(|m| explored.load(Ordering::Relaxed) >= m)
+                        || deadline.is_some_and(|d| Instant::now() >= d);
+                    if out_of_budget {
+                        self.stop.store(true, Ordering::Relaxed);
+                    }
+                    let result = if self.stop.load(Ordering::Relaxed) {
+                        skipped(phase)
+                    } else {
+                        let report = self.explorer(phase.apply(&self.model), 1).run();
+                        explored.fetch_add(report.stats.states, Ordering::Relaxed);
+                        ran(phase, report)
+                    };
+                    let n = done.fetch_add(1, Ordering::Relaxed) as usize + 1;
+                    if let Some(f) = &self.progress {
+                        f(HuntProgress {
+                            phases_done: n,
+                            phases: total,
+                            states: explored.load(Ordering::Relaxed),
+                        });
+                    }
+                    result
+                })
+                .collect()
+        });
+        let findings = collect_findings(&baseline, &results);
+        let complete = baseline.complete && results.iter().all(|(r, _)| r.ran && r.complete);
+        HuntReport {
+            reference,
+            baseline,
+            phases: results.into_iter().map(|(r, _)| r).collect(),
+            findings,
+            complete,
+            states: explored.load(Ordering::Relaxed),
+            seconds: started.elapsed().as_secs_f64(),
+        }
+    }
+}
+
+fn skipped(phase: Phase) -> (PhaseResult, Option<Report>) {
+    let result = PhaseResult {
+        phase,
+        states: 0,
+        converged: 0,
+        complete: false,
+        ran: false,
+    };
+    (result, None)
+}
+
+fn ran(phase: Phase, report: Report) -> (PhaseResult, Option<Report>) {
+    let result = PhaseResult {
+        phase,
+        states: report.stats.states,
+        converged: report.converged.len(),
+        complete: report.complete,
+        ran: true,
+    };
+    (result, Some(report))
+}
+
+/// Turns the baseline's and the phases' results into deduplicated
+/// findings: new states by hash, others by kind and message.
+fn collect_findings(
+    baseline: &Report,
+    results: &[(PhaseResult, Option<Report>)],
+) -> Vec<HuntFinding> {
+    let known: BTreeSet<Digest> = baseline.hashes().into_iter().collect();
+    let mut out: Vec<HuntFinding> = Vec::new();
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut add = |key: String, finding: HuntFinding| match seen.get(&key) {
+        Some(&i) => out[i].phases += 1,
+        None => {
+            seen.insert(key, out.len());
+            out.push(finding);
+        }
+    };
+    let ordering = std::iter::once((&Phase::Ordering, Some(baseline)));
+    let phases = results.iter().map(|(r, rep)| (&r.phase, rep.as_ref()));
+    for (phase, report) in ordering.chain(phases) {
+        let Some(report) = report else { continue };
+        for f in &report.findings {
+            if f.kind == FindingKind::Divergence && *phase != Phase::Ordering {
+                continue;
+            }
+            let kind = HuntFindingKind::Explore(f.kind.clone());
+            add(
+                format!("{}:{}", kind.name(), f.message),
+                HuntFinding {
+                    severity: kind.severity(),
+                    kind,
+                    phase: phase.clone(),
+                    message: f.message.clone(),
+                    state: None,
+                    path: f.path.clone(),
+                    phases: 1,
+                },
+            );
+        }
+        for c in report.converged.iter().filter(|c| !known.contains(&c.hash)) {
+            add(
+                format!("state:{}", c.hash),
+                HuntFinding {
+                    severity: Severity::Medium,
+                    kind: HuntFindingKind::NewState,
+                    phase: phase.clone(),
+                    message: format!(
+                        "converged state {} is not among the {} baseline state(s)",
+                        c.hash.short(),
+                        known.len()
+                    ),
+                    state: Some(c.clone()),
+                    path: c.path.clone(),
+                    phases: 1,
+                },
+            );
+        }
+    }
+    out.sort_by_key(|f| f.severity);
+    out
+}
