@@ -5,6 +5,7 @@
 //! result are the same for any number of threads.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use rayon::prelude::*;
 
@@ -17,6 +18,29 @@ use crate::model::{Choice, Model};
 use crate::runtime::{StepOutcome, World};
 
 pub(crate) struct Exhaustive;
+
+/// Fingerprints are blake3 digests, already uniformly distributed: the
+/// visited map uses their first eight bytes as the hash instead of hashing
+/// them again.
+#[derive(Default)]
+struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for (i, b) in bytes.iter().take(8).enumerate() {
+            self.0 |= u64::from(*b) << (8 * i);
+        }
+    }
+
+    /// The length prefix of the digest's bytes carries no information.
+    fn write_usize(&mut self, _: usize) {}
+}
+
+type Visited = HashMap<Digest, u32, BuildHasherDefault<DigestHasher>>;
 
 /// A state of the search.
 struct Node {
@@ -49,7 +73,7 @@ struct Search<'a> {
     model: &'a Model,
     settings: &'a Settings,
     nodes: Vec<Node>,
-    index: HashMap<Digest, u32>,
+    index: Visited,
     edges: Vec<(u32, u32)>,
     labels: Vec<String>,
     report: Report,
@@ -63,7 +87,7 @@ impl Strategy for Exhaustive {
             model,
             settings,
             nodes: Vec::new(),
-            index: HashMap::new(),
+            index: Visited::default(),
             edges: Vec::new(),
             labels: Vec::new(),
             report: Report::new(Mode::Exhaustive),
