@@ -183,3 +183,118 @@ fn owner_exists(s: &ApiServer, dependent: &ObjectKey, owner: &meta::OwnerRef) ->
     s.get(&key)
         .is_ok_and(|o| meta::uid(&o.object) == Some(owner.uid.as_str()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_util::{cm_key, configmap_kind, server_with};
+    use serde_json::json;
+
+    #[test]
+    fn exists_and_absent() {
+        let s = server_with(&[("a", json!({}))]);
+        assert!(
+            Invariant::exists(cm_key("a"), When::Converged)
+                .check(&s)
+                .is_ok()
+        );
+        assert!(
+            Invariant::exists(cm_key("b"), When::Converged)
+                .check(&s)
+                .is_err()
+        );
+        assert!(
+            Invariant::absent(cm_key("b"), When::Converged)
+                .check(&s)
+                .is_ok()
+        );
+        let err = Invariant::absent(cm_key("a"), When::Converged)
+            .check(&s)
+            .unwrap_err();
+        assert_eq!(err, "ConfigMap default/a exists");
+    }
+
+    #[test]
+    fn count_checks_equals_min_and_max_with_a_selector() {
+        let s = server_with(&[("a", json!({})), ("b", json!({}))]);
+        let count = |bounds, selector: &str| {
+            Invariant::count(
+                configmap_kind(),
+                Some("default".into()),
+                LabelSelector::parse(selector).unwrap(),
+                bounds,
+                When::Converged,
+            )
+            .check(&s)
+        };
+        let exactly = |n| Bounds {
+            equals: Some(n),
+            ..Bounds::default()
+        };
+        assert!(count(exactly(2), "").is_ok());
+        assert_eq!(
+            count(exactly(3), "").unwrap_err(),
+            "2 ConfigMap in default, expected exactly 3"
+        );
+        assert!(
+            count(
+                Bounds {
+                    min: Some(3),
+                    ..Bounds::default()
+                },
+                ""
+            )
+            .is_err()
+        );
+        assert!(
+            count(
+                Bounds {
+                    max: Some(2),
+                    ..Bounds::default()
+                },
+                ""
+            )
+            .is_ok()
+        );
+        assert!(
+            count(exactly(0), "app=web").is_ok(),
+            "no ConfigMap has the label"
+        );
+    }
+
+    #[test]
+    fn field_equals_reads_a_json_pointer() {
+        let s = server_with(&[("a", json!({"k": "v"}))]);
+        let inv =
+            |v: Value| Invariant::field_equals(cm_key("a"), "/data/k".into(), v, When::Always);
+        assert!(inv(json!("v")).check(&s).is_ok());
+        assert!(
+            inv(json!("w"))
+                .check(&s)
+                .unwrap_err()
+                .contains("is \"v\", expected \"w\"")
+        );
+    }
+
+    #[test]
+    fn no_orphans_requires_owner_with_matching_uid() {
+        let mut s = server_with(&[("owner", json!({}))]);
+        let uid = s.get(&cm_key("owner")).unwrap().object["metadata"]["uid"].clone();
+        let dependent = |name: &str, uid: Value| {
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name,
+                "namespace": "default", "ownerReferences": [{"apiVersion": "v1",
+                "kind": "ConfigMap", "name": "owner", "uid": uid}]}})
+        };
+        s.seed(dependent("good", uid), "test").unwrap();
+        assert!(Invariant::no_orphans(When::Converged).check(&s).is_ok());
+        s.seed(dependent("stale", json!("not-the-uid")), "test")
+            .unwrap();
+        let err = Invariant::no_orphans(When::Converged)
+            .check(&s)
+            .unwrap_err();
+        assert!(
+            err.contains("ConfigMap default/stale is owned by ConfigMap owner"),
+            "{err}"
+        );
+    }
+}
