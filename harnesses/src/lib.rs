@@ -11,6 +11,8 @@ pub mod namespace;
 pub mod registry;
 pub mod replicaset;
 #[cfg(test)]
+mod scenario_files;
+#[cfg(test)]
 pub(crate) mod testing;
 
 pub use deployment::DeploymentController;
