@@ -10,6 +10,7 @@ pub mod hunt;
 pub mod invariants;
 pub mod model;
 pub mod runtime;
+pub mod scenario;
 pub mod staleness;
 #[cfg(test)]
 pub(crate) mod test_util;
