@@ -301,6 +301,17 @@ mod tests {
             object_hash_reference(&obj).to_hex()
         );
         assert_eq!(
+            object_hash(&obj).to_hex(),
+            "ef368e55d6e633f29646f759a2819c4621afb47cc0736e6b3b28cb2237ee3256"
+        );
+        // And the state of that one object.
+        let mut state = StateDigest::default();
+        state.add(&entry_hash(&key("a"), &object_hash(&obj)));
+        assert_eq!(
+            state.finish().to_hex(),
+            "c9bd475eb61a35e1c29af318b8250e625558fb27fdb996a11eba2bb52f49055e"
+        );
+        assert_eq!(
             canonical_json(&obj),
             br#"{"apiVersion":"v1","data":{"k":"v"},"kind":"ConfigMap","metadata":{"name":"a","namespace":"default"}}"#
         );

@@ -675,11 +675,12 @@ impl ManagedEntry {
             && self.subresource.as_deref() == subresource
     }
 
-    /// Whether this entry's fields can conflict with a main-resource apply by `manager`:
-    /// every other main-resource entry, including `manager`'s own Update entry (Kubernetes
-    /// tells managers apart by name and operation).
-    fn competes_with_apply_by(&self, manager: &str) -> bool {
-        self.subresource.is_none() && !self.is(manager, Operation::Apply, None)
+    /// Whether this entry's fields can conflict with an apply by `manager` to `subresource`:
+    /// every other entry of that subresource, including `manager`'s own Update entry
+    /// (Kubernetes tells managers apart by name, operation and subresource).
+    fn competes_with_apply_by(&self, manager: &str, subresource: Option<&str>) -> bool {
+        self.subresource.as_deref() == subresource
+            && !self.is(manager, Operation::Apply, subresource)
     }
 
     fn sort_key(&self) -> (&str, Operation, Option<&str>) {
@@ -885,6 +886,21 @@ pub fn apply(
     force: bool,
     rules: &ListRules,
 ) -> Result<Value, ApplyError> {
+    apply_to(live, config, manager, None, force, rules)
+}
+
+/// [`apply`] to a subresource (`Some("status")`, None for the main resource): the manager's
+/// fields go to its Apply entry for that subresource, so a status apply leaves what the same
+/// manager applied to the main resource alone; only entries of the same subresource compete.
+/// The caller passes only the part of the configuration the subresource addresses.
+pub fn apply_to(
+    live: Option<&Value>,
+    config: &Value,
+    manager: &str,
+    subresource: Option<&str>,
+    force: bool,
+    rules: &ListRules,
+) -> Result<Value, ApplyError> {
     if !config.is_object() {
         return Err(invalid("the applied configuration must be a JSON object"));
     }
@@ -895,13 +911,13 @@ pub fn apply(
         .unwrap_or_default();
 
     let changed = changed_paths(live, config, &applied, rules);
-    let conflicts = conflicts_with(&managers, manager, &changed);
+    let conflicts = conflicts_with(&managers, manager, subresource, &changed);
     if !conflicts.is_empty() {
         if !force {
             return Err(ApplyError::Conflicts(conflicts));
         }
         for entry in &mut managers.0 {
-            if entry.competes_with_apply_by(manager) {
+            if entry.competes_with_apply_by(manager, subresource) {
                 entry.fields.remove_all(&changed);
             }
         }
@@ -910,7 +926,7 @@ pub fn apply(
     let mut object = live.cloned().unwrap_or_else(|| skeleton(config));
     merge_value(&mut object, config, &mut Vec::new(), rules);
 
-    let me = managers.entry_mut(manager, Operation::Apply, None);
+    let me = managers.entry_mut(manager, Operation::Apply, subresource);
     me.api_version = api_version(config);
     let previous = std::mem::replace(&mut me.fields, applied);
     let abandoned = previous.difference(&me.fields);
@@ -985,12 +1001,17 @@ fn changed_paths(
     FieldSet { paths }
 }
 
-/// The changed fields other main-resource managers own, sorted by manager and path.
-fn conflicts_with(managers: &ManagedFields, manager: &str, changed: &FieldSet) -> Vec<Conflict> {
+/// The changed fields that competing managers own, sorted by manager and path.
+fn conflicts_with(
+    managers: &ManagedFields,
+    manager: &str,
+    subresource: Option<&str>,
+    changed: &FieldSet,
+) -> Vec<Conflict> {
     let found: BTreeSet<(&str, &Path)> = managers
         .0
         .iter()
-        .filter(|entry| entry.competes_with_apply_by(manager))
+        .filter(|entry| entry.competes_with_apply_by(manager, subresource))
         .flat_map(|entry| {
             let owned = entry.fields.paths.intersection(&changed.paths);
             owned.map(|path| (entry.manager.as_str(), path))

@@ -211,7 +211,8 @@ impl KindRegistry {
 
     /// Registers the kind a CustomResourceDefinition object defines: its
     /// group, kind, plural, scope, status subresource (of the storage
-    /// version) and the list types its schema declares.
+    /// version) and the list types its schema declares. Like Kubernetes, the
+    /// CRD's name must be `<plural>.<group>`.
     pub fn register_crd(&mut self, crd: &Value) -> Result<&KindInfo, CrdError> {
         let info = kind_from_crd(crd)?;
         let key = info.group_kind.clone();
@@ -234,6 +235,16 @@ fn kind_from_crd(crd: &Value) -> Result<KindInfo, CrdError> {
     let group = field_str(crd, "/spec/group", "spec.group")?;
     let kind = field_str(crd, "/spec/names/kind", "spec.names.kind")?;
     let plural = field_str(crd, "/spec/names/plural", "spec.names.plural")?;
+    let name = crd.pointer("/metadata/name").and_then(Value::as_str);
+    if name != Some(format!("{plural}.{group}").as_str()) {
+        return Err(CrdError {
+            field: "metadata.name".to_string(),
+            reason: format!(
+                "Invalid value: {:?}: must be spec.names.plural+\".\"+spec.group",
+                name.unwrap_or_default()
+            ),
+        });
+    }
     let namespaced = match field_str(crd, "/spec/scope", "spec.scope")? {
         "Namespaced" => true,
         "Cluster" => false,
@@ -367,6 +378,14 @@ mod tests {
             ListType::Map(vec!["id".into()])
         );
         assert!(kinds.lookup("example.com/v1", "Widget").is_some());
+    }
+
+    #[test]
+    fn crd_name_must_be_plural_dot_group() {
+        let mut crd = widget_crd();
+        crd["metadata"]["name"] = json!("widget.example.com");
+        let err = KindRegistry::builtin().register_crd(&crd).unwrap_err();
+        assert_eq!(err.field, "metadata.name");
     }
 
     #[test]

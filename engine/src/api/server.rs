@@ -3,6 +3,7 @@
 //! subresource, finalizers, namespaces, server-side apply, no-op writes)
 //! and a write history that forked states share.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use imbl::{OrdMap, Vector};
@@ -158,6 +159,12 @@ pub struct WriteResult {
     pub event: Option<Arc<Event>>,
 }
 
+/// The generateName counters' key: kind, namespace and prefix.
+type GeneratedKey = (GroupKind, Option<String>, String);
+
+/// A generateName counter and its next value.
+type GeneratedCounter = (GeneratedKey, u32);
+
 /// The in-memory API server. Cloning is cheap: every table is a persistent
 /// structure shared with the clone until one of them writes.
 #[derive(Clone, Debug)]
@@ -168,7 +175,7 @@ pub struct ApiServer {
     rv: u64,
     clock: u64,
     incarnations: OrdMap<ObjectKey, u32>,
-    generated: OrdMap<(GroupKind, Option<String>, String), u32>,
+    generated: OrdMap<GeneratedKey, u32>,
     digest: StateDigest,
     rv_digest: StateDigest,
 }
@@ -353,7 +360,7 @@ impl ApiServer {
     }
 
     /// The key of an object given as JSON (kind from apiVersion/kind,
-    /// namespace required for namespaced kinds, absent for cluster ones).
+    /// namespace required for namespaced kinds, ignored for cluster ones).
     pub fn key_of(&self, object: &Value) -> Result<ObjectKey, ApiError> {
         let info = self.info_of(object)?;
         let name = meta::name(object)
@@ -390,11 +397,7 @@ impl ApiServer {
             (true, None) => Err(ApiError::invalid(
                 "metadata.namespace: Required value: namespace is required for namespaced kinds",
             )),
-            (false, None) => Ok(None),
-            (false, Some(ns)) => Err(ApiError::bad_request(format!(
-                "{} is cluster-scoped but metadata.namespace is {ns:?}",
-                info.group_kind
-            ))),
+            (false, _) => Ok(None),
         }
     }
 
@@ -442,10 +445,15 @@ impl ApiServer {
             return Err(ApiError::bad_request("the object must be a JSON map"));
         }
         let info = self.info_of(&object)?.clone();
+        if !info.namespaced {
+            meta::metadata_mut(&mut object).remove("namespace");
+        }
         let namespace = self.scoped_namespace(&info, &object)?.map(str::to_string);
+        let mut counter = None;
         if meta::name(&object).is_none() {
-            let name = self.generate_name(&info, namespace.as_deref(), &object)?;
+            let (name, next) = self.generate_name(&info, namespace.as_deref(), &object)?;
             meta::metadata_mut(&mut object).insert("name".into(), Value::String(name));
+            counter = Some(next);
         }
         let key = self.key_of(&object)?;
         self.admit_namespace(&info, namespace.as_deref())?;
@@ -463,6 +471,10 @@ impl ApiServer {
             Arc::make_mut(&mut self.kinds)
                 .register_crd(&object)
                 .map_err(|e| ApiError::invalid(e.to_string()))?;
+        }
+        // Only a create that succeeds uses up a generated name.
+        if let Some((counter_key, next)) = counter {
+            self.generated.insert(counter_key, next);
         }
         Ok(self.commit(key, object, EventType::Added))
     }
@@ -496,6 +508,7 @@ impl ApiServer {
         manager: &str,
     ) -> Result<WriteResult, ApiError> {
         let info = self.info_of(object)?.clone();
+        let object = &*without_cluster_namespace(&info, object);
         let key = self.key_of(object)?;
         let stored = self.get(&key)?.clone();
         check_subresource(&info, sub)?;
@@ -545,6 +558,7 @@ impl ApiServer {
             ));
         }
         let info = self.info_of(config)?.clone();
+        let config = &*without_cluster_namespace(&info, config);
         let key = self.key_of(config)?;
         check_subresource(&info, sub)?;
         let config = config_for_subresource(&info, config, sub);
@@ -555,10 +569,11 @@ impl ApiServer {
             return self.create_by_apply(&info, key, &config, manager, force);
         };
         check_preconditions(&info, &stored, &config)?;
-        let mut candidate = apply::apply(
+        let mut candidate = apply::apply_to(
             Some(&stored.object),
             &config,
             manager,
+            sub_name(sub),
             force,
             &info.list_rules,
         )
@@ -575,15 +590,22 @@ impl ApiServer {
         let info = self.kind_info(&key.kind)?.clone();
         let stored = self.get(key)?.clone();
         let current_uid = meta::uid(&stored.object).unwrap_or("");
-        if options.uid.as_deref().is_some_and(|uid| uid != current_uid) {
-            return Err(precondition_failed(&info, key, "uid"));
+        if let Some(uid) = options.uid.as_deref().filter(|uid| *uid != current_uid) {
+            return Err(precondition_failed(&info, key, "UID", uid, current_uid));
         }
-        if options
+        let current_rv = stored.rv.to_string();
+        if let Some(rv) = options
             .resource_version
             .as_deref()
-            .is_some_and(|rv| rv != stored.rv.to_string())
+            .filter(|rv| *rv != current_rv)
         {
-            return Err(precondition_failed(&info, key, "resourceVersion"));
+            return Err(precondition_failed(
+                &info,
+                key,
+                "ResourceVersion",
+                rv,
+                &current_rv,
+            ));
         }
         if meta::is_deleting(&stored.object) {
             return Ok(noop(key.clone(), stored));
@@ -631,7 +653,7 @@ impl ApiServer {
                 ));
             }
         }
-        if spec_changed(&stored.object, &candidate) {
+        if spec_changed(info, &stored.object, &candidate) {
             bump_generation(&mut candidate);
         }
         meta::metadata_mut(&mut candidate).insert(
@@ -727,12 +749,14 @@ impl ApiServer {
         Ok(())
     }
 
+    /// A free name for `metadata.generateName`, and the counter value to
+    /// store once the create succeeds.
     fn generate_name(
-        &mut self,
+        &self,
         info: &KindInfo,
         namespace: Option<&str>,
         object: &Value,
-    ) -> Result<String, ApiError> {
+    ) -> Result<(String, GeneratedCounter), ApiError> {
         let prefix = meta::meta_str(object, "generateName").ok_or_else(|| {
             ApiError::invalid("metadata.name: Required value: name or generateName is required")
         })?;
@@ -741,13 +765,13 @@ impl ApiServer {
             namespace.map(str::to_string),
             prefix.to_string(),
         );
+        let mut n = self.generated.get(&counter_key).copied().unwrap_or(0);
         loop {
-            let n = self.generated.get(&counter_key).copied().unwrap_or(0);
-            self.generated.insert(counter_key.clone(), n + 1);
             let name = format!("{prefix}{}", name_suffix(&counter_key, n));
+            n += 1;
             let key = ObjectKey::new(info.group_kind.clone(), namespace, name.clone());
             if self.get(&key).is_err() {
-                return Ok(name);
+                return Ok((name, (counter_key, n)));
             }
         }
     }
@@ -773,13 +797,20 @@ impl ApiServer {
         meta.insert("creationTimestamp".into(), Value::String(now));
         meta.insert("generation".into(), json!(1));
         if info.group_kind == namespace_kind() {
+            // Like the namespace strategy: the `kubernetes` finalizer
+            // always, so that the namespace controller empties it first.
             let spec = object
                 .as_object_mut()
                 .expect("checked map")
                 .entry("spec")
                 .or_insert_with(|| json!({}));
-            if spec.get("finalizers").is_none() {
-                spec["finalizers"] = json!(["kubernetes"]);
+            let finalizers = spec
+                .as_object_mut()
+                .map(|spec| spec.entry("finalizers").or_insert_with(|| json!([])));
+            if let Some(Value::Array(list)) = finalizers
+                && !list.iter().any(|f| f == "kubernetes")
+            {
+                list.push(json!("kubernetes"));
             }
         }
         if keep_status || !info.status_subresource {
@@ -839,9 +870,16 @@ fn not_found(info: &KindInfo, name: &str) -> ApiError {
     ApiError::not_found(format!("{} {name:?} not found", resource_name(info)))
 }
 
-fn precondition_failed(info: &KindInfo, key: &ObjectKey, what: &str) -> ApiError {
+/// A delete precondition that does not hold, in Kubernetes' words.
+fn precondition_failed(
+    info: &KindInfo,
+    key: &ObjectKey,
+    field: &str,
+    wanted: &str,
+    actual: &str,
+) -> ApiError {
     ApiError::conflict(format!(
-        "Operation cannot be fulfilled on {} {:?}: precondition on {what} failed",
+        "Operation cannot be fulfilled on {} {:?}: Precondition failed: {field} in precondition: {wanted}, {field} in object meta: {actual}",
         resource_name(info),
         key.name
     ))
@@ -974,16 +1012,28 @@ fn keep_server_metadata(stored: &Value, out: &mut Value) {
     }
 }
 
-/// Whether anything outside `metadata` and `status` changed.
-fn spec_changed(old: &Value, new: &Value) -> bool {
-    fn body(v: &Value) -> Option<Vec<(&String, &Value)>> {
-        v.as_object().map(|m| {
-            m.iter()
-                .filter(|(k, _)| k.as_str() != "metadata" && k.as_str() != "status")
-                .collect()
-        })
+/// Whether anything outside `metadata` changed, not counting `status` for
+/// kinds with a status subresource (as custom resources count it).
+fn spec_changed(info: &KindInfo, old: &Value, new: &Value) -> bool {
+    let counted = |k: &str| k != "metadata" && !(info.status_subresource && k == "status");
+    let (Some(old), Some(new)) = (old.as_object(), new.as_object()) else {
+        return old != new;
+    };
+    !old.iter()
+        .filter(|(k, _)| counted(k))
+        .eq(new.iter().filter(|(k, _)| counted(k)))
+}
+
+/// Kubernetes clears `metadata.namespace` of cluster-scoped objects
+/// (`EnsureObjectNamespaceMatchesRequestNamespace`).
+fn without_cluster_namespace<'a>(info: &KindInfo, object: &'a Value) -> Cow<'a, Value> {
+    let has_namespace = meta::metadata(object).is_some_and(|m| m.contains_key("namespace"));
+    if info.namespaced || !has_namespace {
+        return Cow::Borrowed(object);
     }
-    body(old) != body(new)
+    let mut owned = object.clone();
+    meta::metadata_mut(&mut owned).remove("namespace");
+    Cow::Owned(owned)
 }
 
 fn bump_generation(object: &mut Value) {
@@ -1044,7 +1094,7 @@ pub fn uid_for(key: &ObjectKey, incarnation: u32) -> String {
 
 /// Five characters from Kubernetes' generateName alphabet (no vowels, no
 /// look-alike digits), chosen by a hash of the counter key and value.
-fn name_suffix(counter_key: &(GroupKind, Option<String>, String), n: u32) -> String {
+fn name_suffix(counter_key: &GeneratedKey, n: u32) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let mut hasher = blake3::Hasher::new();
     hasher.update(b"kcheck/generate-name/v1\0");
@@ -1059,3 +1109,6 @@ fn name_suffix(counter_key: &(GroupKind, Option<String>, String), n: u32) -> Str
         .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
         .collect()
 }
+
+#[cfg(test)]
+mod tests;
