@@ -235,13 +235,21 @@ impl Model {
         out
     }
 
-    /// The search key of a state: two states with equal keys have the same
-    /// futures. See `docs/architecture.md` for why each part is there.
-    pub fn fingerprint(&self, world: &World) -> Digest {
+    /// The search key of a state explored up to `max_depth`: two states
+    /// with equal keys have the same futures. See `docs/architecture.md` for
+    /// why each part is there.
+    pub fn fingerprint(&self, world: &World, max_depth: u32) -> Digest {
         let mut fp = Fingerprint::new(world);
-        if let Some(action) = self.actions.get(world.next_action) {
-            let depth = world.depth.min(action.at_depth);
-            fp.add(b"depth", &depth.to_le_bytes());
+        // The depth matters only while a remaining action can still become
+        // available by depth within the horizon; actions keep their order,
+        // so the largest such `at_depth` bounds what the depth decides.
+        let threshold = self.actions[world.next_action.min(self.actions.len())..]
+            .iter()
+            .map(|a| a.at_depth)
+            .filter(|&d| d < max_depth)
+            .max();
+        if let Some(threshold) = threshold {
+            fp.add(b"depth", &world.depth.min(threshold).to_le_bytes());
         }
         if self.staleness.is_active() {
             fp.add(b"rvs", &world.server.rv_digest().0);

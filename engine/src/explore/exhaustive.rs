@@ -95,7 +95,7 @@ impl Strategy for Exhaustive {
             grouped: HashMap::new(),
         };
         let init = model.initial();
-        let root = search.add_node(u32::MAX, 0, 0, model.fingerprint(&init));
+        let root = search.add_node(u32::MAX, 0, 0, model.fingerprint(&init, settings.max_depth));
         let mut frontier = Vec::new();
         if search.always_invariants_hold(root, &init) {
             frontier.push((root, init));
@@ -152,7 +152,7 @@ fn expand(model: &Model, settings: &Settings, world: &World) -> Expansion {
                 } else {
                     String::new()
                 },
-                fingerprint: model.fingerprint(&step.world),
+                fingerprint: model.fingerprint(&step.world, settings.max_depth),
                 world: step.world,
                 outcome: step.outcome,
             }

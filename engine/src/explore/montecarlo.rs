@@ -86,7 +86,7 @@ fn run_trial(model: &Model, settings: &Settings, trial: u64) -> Trial {
                 path,
             };
         }
-        cycled |= !seen.insert(model.fingerprint(&world));
+        cycled |= !seen.insert(model.fingerprint(&world, settings.max_depth));
         let i = rng.random_range(0..choices.len());
         path.push(i as u32);
         let step = model.step(&world, &choices[i], false);

@@ -184,3 +184,30 @@ fn a_monte_carlo_trial_replays_alone() {
         .run();
     assert_eq!(alone.trials[0], all.trials[6]);
 }
+
+fn with_late_action(at_depth: u32) -> Model {
+    use crate::api::WriteRequest;
+    let object = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "late", "namespace": "default"}});
+    commuting().action(crate::UserAction {
+        at_depth,
+        request: WriteRequest::Create { object },
+        field_manager: "kubectl".into(),
+    })
+}
+
+#[test]
+fn an_action_beyond_the_depth_limit_waits_for_quiescence_without_splitting_states() {
+    // at_depth >= max_depth: the action can only happen once nothing is
+    // pending, so the depth is not part of the search key.
+    let late = exhaustive(with_late_action(1000), 1);
+    let at_limit = exhaustive(with_late_action(20), 1);
+    assert_eq!(late.stats.states, at_limit.stats.states);
+    assert_eq!(late.hashes(), at_limit.hashes());
+    assert_eq!(late.converged.len(), 1);
+    // Available from depth 2, the action interleaves with the writers and
+    // the depth up to 2 tells states apart: more states, same outcome.
+    let early = exhaustive(with_late_action(2), 1);
+    assert!(early.stats.states > late.stats.states);
+    assert_eq!(early.hashes(), late.hashes());
+}
