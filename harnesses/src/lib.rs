@@ -30,9 +30,13 @@
 //! ```
 
 pub(crate) mod common;
+pub mod custom;
 pub mod deployment;
+pub mod dispatcher;
 pub(crate) mod dynamic;
+pub mod evaluation;
 pub(crate) mod expectations;
+pub mod foobar;
 pub mod garbage_collector;
 pub mod job;
 pub mod kubelet;
@@ -41,6 +45,7 @@ pub mod registry;
 pub mod replicaset;
 #[cfg(test)]
 mod scenario_files;
+pub mod stepper;
 #[cfg(test)]
 pub(crate) mod testing;
 

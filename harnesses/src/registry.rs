@@ -7,6 +7,10 @@ use kcheck_engine::runtime::Reconciler;
 use serde_json::Value;
 
 use crate::common::config_map;
+use crate::dispatcher::Dispatcher;
+use crate::evaluation::EvaluationController;
+use crate::foobar::{BarController, FooController};
+use crate::stepper::Stepper;
 use crate::{
     DeploymentController, GarbageCollector, JobController, Kubelet, NamespaceController,
     ReplicaSetController,
@@ -132,6 +136,46 @@ pub fn registry() -> Registry {
             "Terminating Namespaces: delete their contents, then finalize",
             |c| Ok(Arc::new(NamespaceController::from_config(c)?)),
         )
+        .with(
+            "evaluation",
+            "EvaluationJobs (seed): create a Job, then record it in status; config.idempotent fixes the duplicate-Job bug",
+            |c| Ok(Arc::new(EvaluationController::from_config(c)?)),
+        )
+        .with(
+            "dispatcher",
+            "EvaluationJobs (seed): run each as a Job, at most config.max_active at once, counted from the cache",
+            |c| Ok(Arc::new(Dispatcher::from_config(c)?)),
+        )
+        .with(
+            "foo",
+            "Foos: A-1, then A-Final or B-Final depending on what it sees of its Bar",
+            |c| no_config::<FooController>("foo", c),
+        )
+        .with(
+            "bar",
+            "Bars: set mode B once the Foo is seen at A-1",
+            |c| no_config::<BarController>("bar", c),
+        )
+        .with(
+            "stepper",
+            "Advances a ConfigMap's data.stage to 3, one stage per reconcile (config.mode edge or level)",
+            |c| Ok(Arc::new(Stepper::from_config(c)?)),
+        )
+}
+
+impl kcheck_engine::scenario::ControllerRegistry for Registry {
+    fn build(&self, name: &str, config: Option<&Value>) -> Result<Arc<dyn Reconciler>, String> {
+        Registry::build(self, name, config)
+    }
+
+    fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Registry::names(self)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        names.sort();
+        names
+    }
 }
 
 #[cfg(test)]
