@@ -40,7 +40,7 @@ pub use format::{
 };
 pub use record::{TraceMeta, build_trace, write_trace};
 pub use render::render;
-pub use replay::{ReplayError, ReplayReport, replay_model};
+pub use replay::{ReplayError, ReplayReport, replay, replay_model};
 
 #[cfg(test)]
 mod tests;

@@ -79,6 +79,9 @@ pub fn render(trace: &Trace) -> String {
                 rv_text(read.current_rv)
             );
         }
+        if step.writes.is_empty() {
+            let _ = writeln!(out, "  no writes");
+        }
         for write in &step.writes {
             render_write(&mut out, write, &mut latest);
         }

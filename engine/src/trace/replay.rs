@@ -9,6 +9,7 @@ use super::record::execute;
 use crate::explore::diff_values;
 use crate::hash::Digest;
 use crate::model::Model;
+use crate::scenario::{ControllerRegistry, Scenario};
 
 /// A trace that replayed exactly.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,6 +84,28 @@ pub enum ReplayError {
         /// The replay's value.
         actual: String,
     },
+}
+
+/// Replays a trace: rebuilds the model from the scenario the trace embeds
+/// (checking it is the one the trace was recorded from), with controllers
+/// from `registry`, and re-executes the path.
+pub fn replay(
+    trace: &Trace,
+    registry: &dyn ControllerRegistry,
+) -> Result<ReplayReport, ReplayError> {
+    let scenario = Scenario::from_value(trace.header.scenario_json.clone())
+        .map_err(|e| ReplayError::Scenario(e.to_string()))?;
+    let actual = scenario.hash();
+    if actual != trace.header.scenario_hash {
+        return Err(ReplayError::ScenarioHash {
+            expected: trace.header.scenario_hash,
+            actual,
+        });
+    }
+    let model = scenario
+        .build(registry)
+        .map_err(|e| ReplayError::Scenario(e.to_string()))?;
+    replay_model(trace, &model)
 }
 
 /// Replays a trace against a model built from its embedded scenario.

@@ -1,0 +1,133 @@
+//! Command-line arguments, as parsed (stage one); `Settings::from_args`
+//! validates them against each scenario (stage two).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use kcheck_engine::explore::Mode;
+
+/// kcheck: a deterministic model checker for Kubernetes controllers.
+///
+/// Exit codes: 0 every expectation holds and nothing was found, 1 a finding
+/// or a failed expectation, 2 bad input or usage, 130 interrupted before
+/// anything was found.
+#[derive(Debug, Parser)]
+#[command(name = "kcheck", version, about, long_about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Explore scenarios and report the states they converge to.
+    Run(RunArgs),
+    /// Check scenarios against their `expect` section (a regression test).
+    Check(CheckArgs),
+    /// Re-execute a trace and verify every state hash.
+    Replay(TraceArgs),
+    /// Print a trace readably.
+    Show(TraceArgs),
+    /// List the controllers and the scenarios in ./scenarios.
+    List(ListArgs),
+}
+
+/// The exploration mode, as given on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    /// One deterministic run, requests first-in first-out.
+    Reference,
+    /// Every ordering of pending requests.
+    Exhaustive,
+    /// Random orderings, `--trials` of them from `--seed`.
+    Montecarlo,
+}
+
+impl From<ModeArg> for Mode {
+    fn from(m: ModeArg) -> Mode {
+        match m {
+            ModeArg::Reference => Mode::Reference,
+            ModeArg::Exhaustive => Mode::Exhaustive,
+            ModeArg::Montecarlo => Mode::MonteCarlo,
+        }
+    }
+}
+
+/// Settings that override a scenario's `explore` section.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct ExploreArgs {
+    /// Exploration mode (default: the scenario's).
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
+    /// Monte Carlo trials (default: the scenario's).
+    #[arg(long)]
+    pub trials: Option<u64>,
+    /// Monte Carlo seed (default: the scenario's).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Run only Monte Carlo trial I (to reproduce one trial alone).
+    #[arg(long, value_name = "I")]
+    pub trial: Option<u64>,
+    /// Steps after which a path is cut (default: the scenario's).
+    #[arg(long, value_name = "D")]
+    pub max_depth: Option<u32>,
+    /// Stop cleanly after about N states; the result says it is incomplete.
+    #[arg(long, value_name = "N")]
+    pub max_states: Option<u64>,
+    /// Worker threads; 0 uses every core. Results do not depend on it.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub threads: usize,
+}
+
+/// `kcheck run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Scenario files.
+    #[arg(required = true, value_name = "SCENARIO")]
+    pub scenarios: Vec<PathBuf>,
+    /// Exploration settings.
+    #[command(flatten)]
+    pub explore: ExploreArgs,
+    /// Write a trace per finding and per converged state into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub trace_dir: Option<PathBuf>,
+    /// Print one JSON result per scenario per line instead of a summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the explored state graph as Graphviz DOT (exhaustive mode, one
+    /// scenario).
+    #[arg(long, value_name = "FILE")]
+    pub graph: Option<PathBuf>,
+}
+
+/// `kcheck check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Scenario files.
+    #[arg(required = true, value_name = "SCENARIO")]
+    pub scenarios: Vec<PathBuf>,
+    /// Rewrite each scenario's `expect` with what the run found.
+    #[arg(long)]
+    pub update: bool,
+    /// Worker threads; 0 uses every core. Results do not depend on it.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub threads: usize,
+}
+
+/// `kcheck replay` and `kcheck show`.
+#[derive(Debug, clap::Args)]
+pub struct TraceArgs {
+    /// The trace file (JSON Lines).
+    #[arg(value_name = "TRACE.jsonl")]
+    pub trace: PathBuf,
+}
+
+/// `kcheck list`.
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// Where to look for scenarios.
+    #[arg(long, default_value = "scenarios", value_name = "DIR")]
+    pub scenarios: PathBuf,
+}

@@ -1,0 +1,248 @@
+//! The subcommands. Each returns the exit code, or an `Err` for bad input
+//! (exit code 2).
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+
+use anyhow::{Context, Result, bail};
+use kcheck_engine::scenario::Scenario;
+use kcheck_engine::trace::{
+    ReplayError, read_trace, render, replay as replay_trace, write_atomically,
+};
+
+use crate::args::{CheckArgs, ExploreArgs, ListArgs, RunArgs, TraceArgs};
+use crate::explore::{self, Loaded, Settings, expect_from};
+use crate::{output, progress};
+
+/// Exit code 1: a finding, a failed expectation, a trace that does not
+/// replay.
+const FOUND: u8 = 1;
+/// Exit code 130: interrupted before anything was found.
+const INTERRUPTED: u8 = 130;
+
+/// Prints to stdout, ignoring a closed pipe (`kcheck run ... | head`).
+fn say(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+fn load_all(paths: &[std::path::PathBuf]) -> Result<Vec<Loaded>> {
+    paths.iter().map(|p| explore::load(p)).collect()
+}
+
+fn exit_code(failed: bool, interrupted: bool) -> ExitCode {
+    if failed {
+        ExitCode::from(FOUND)
+    } else if interrupted {
+        ExitCode::from(INTERRUPTED)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `kcheck run`.
+pub fn run(args: RunArgs) -> Result<ExitCode> {
+    if args.graph.is_some() && args.scenarios.len() > 1 {
+        bail!("--graph writes the state graph of one scenario; give a single scenario file");
+    }
+    let loaded = load_all(&args.scenarios)?;
+    let settings = loaded
+        .iter()
+        .map(|l| Settings::resolve(l, &args.explore, args.graph.is_some()))
+        .collect::<Result<Vec<_>>>()?;
+    let stop = progress::stop_flag();
+    let (mut failed, mut interrupted) = (false, false);
+    for (i, (l, s)) in loaded.iter().zip(&settings).enumerate() {
+        if stop.load(Ordering::Relaxed) {
+            eprintln!("kcheck: not run (interrupted): {}", l.file.display());
+            interrupted = true;
+            continue;
+        }
+        let o = explore::run(l, s, args.trace_dir.as_deref(), stop.clone())?;
+        if let (Some(file), Some(graph)) = (&args.graph, &o.report.graph) {
+            write_atomically(file, graph.to_dot().as_bytes())
+                .with_context(|| format!("cannot write the graph {}", file.display()))?;
+        }
+        if args.json {
+            say(&format!("{}\n", output::json(&o)));
+        } else {
+            if i > 0 {
+                say("\n");
+            }
+            say(&output::human(&o));
+            if let Some(file) = &args.graph {
+                say(&format!(
+                    "graph      {} (Graphviz: dot -Tsvg {} > graph.svg)\n",
+                    file.display(),
+                    file.display()
+                ));
+            }
+        }
+        failed |= o.failed();
+        interrupted |= o.interrupted;
+    }
+    Ok(exit_code(failed, interrupted))
+}
+
+/// `kcheck check`.
+pub fn check(args: CheckArgs) -> Result<ExitCode> {
+    let loaded = load_all(&args.scenarios)?;
+    let overrides = ExploreArgs {
+        threads: args.threads,
+        ..ExploreArgs::default()
+    };
+    let settings = loaded
+        .iter()
+        .map(|l| Settings::resolve(l, &overrides, false))
+        .collect::<Result<Vec<_>>>()?;
+    let stop = progress::stop_flag();
+    let (mut failed, mut interrupted) = (false, false);
+    for (l, s) in loaded.iter().zip(&settings) {
+        if stop.load(Ordering::Relaxed) {
+            eprintln!("kcheck: not checked (interrupted): {}", l.file.display());
+            interrupted = true;
+            continue;
+        }
+        let o = explore::run(l, s, None, stop.clone())?;
+        interrupted |= o.interrupted;
+        let r = &o.report;
+        let summary = format!(
+            "{} converged {} in {:.2} s",
+            r.converged.len(),
+            if r.converged.len() == 1 {
+                "state"
+            } else {
+                "states"
+            },
+            r.stats.seconds
+        );
+        let file = l.file.display();
+        if args.update {
+            if !r.complete {
+                failed = true;
+                say(&format!(
+                    "FAILED  {}: not updated: the search was incomplete\n",
+                    o.name
+                ));
+                continue;
+            }
+            Scenario::write_expect(&l.file, &expect_from(r)).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let hashes: Vec<String> = r.converged.iter().map(|c| c.hash.short()).collect();
+            say(&format!(
+                "updated {}: expect {summary} ({}) written to {file}\n",
+                o.name,
+                hashes.join(", ")
+            ));
+            continue;
+        }
+        match &o.expectation {
+            None => {
+                failed = true;
+                say(&format!(
+                    "FAILED  {}: the scenario has no `expect` section; `kcheck check --update {file}` records the current result\n",
+                    o.name
+                ));
+            }
+            Some(problems) if problems.is_empty() => {
+                say(&format!("ok      {}: {summary}, as expected\n", o.name));
+            }
+            Some(problems) => {
+                failed = true;
+                say(&format!(
+                    "FAILED  {}: {summary}, not as expected:\n",
+                    o.name
+                ));
+                for p in problems {
+                    say(&format!("          {p}\n"));
+                }
+                say(&format!(
+                    "        `kcheck run {file} --trace-dir traces` writes traces of each state; `kcheck check --update {file}` accepts the new result\n"
+                ));
+            }
+        }
+        if !r.findings.is_empty() {
+            let kinds: Vec<&str> = r.findings.iter().map(|f| f.kind.name()).collect();
+            say(&format!(
+                "        note: {} finding(s) ({}); `kcheck run {file}` shows them\n",
+                r.findings.len(),
+                kinds.join(", ")
+            ));
+        }
+    }
+    Ok(exit_code(failed, interrupted))
+}
+
+/// `kcheck replay`.
+pub fn replay(args: TraceArgs) -> Result<ExitCode> {
+    let trace = read_trace(&args.trace)?;
+    match replay_trace(&trace, &kcheck_harnesses::registry()) {
+        Ok(r) => {
+            say(&format!(
+                "replayed {}: {} steps of scenario {}, every state hash matches; the path ends {} in state {}\n",
+                args.trace.display(),
+                r.steps,
+                r.scenario,
+                r.outcome,
+                r.state_hash.short()
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e @ ReplayError::Scenario(_)) => {
+            bail!("{}: {e}", args.trace.display())
+        }
+        Err(e) => {
+            eprintln!("kcheck: replay of {} FAILED: {e}", args.trace.display());
+            Ok(ExitCode::from(FOUND))
+        }
+    }
+}
+
+/// `kcheck show`.
+pub fn show(args: TraceArgs) -> Result<ExitCode> {
+    let trace = read_trace(&args.trace)?;
+    say(&render(&trace));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `kcheck list`.
+pub fn list(args: ListArgs) -> Result<ExitCode> {
+    let registry = kcheck_harnesses::registry();
+    let mut out = String::from("controllers\n");
+    let width = registry
+        .entries()
+        .iter()
+        .map(|e| e.name.len())
+        .max()
+        .unwrap_or(0);
+    for e in registry.entries() {
+        out.push_str(&format!("  {:width$}  {}\n", e.name, e.description));
+    }
+    let dir = &args.scenarios;
+    out.push_str(&format!("\nscenarios in {}\n", dir.display()));
+    let mut files: Vec<_> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    files.sort();
+    if files.is_empty() {
+        out.push_str("  none\n");
+    }
+    for file in files {
+        match Scenario::load(&file) {
+            Ok(s) => {
+                out.push_str(&format!("  {}  ({})\n", s.name(), file.display()));
+                if let Some(d) = s.description() {
+                    out.push_str(&format!("      {d}\n"));
+                }
+            }
+            Err(e) => out.push_str(&format!("  {}: invalid: {e}\n", file.display())),
+        }
+    }
+    say(&out);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,334 @@
+//! Running one scenario: resolve its settings, explore, write its traces and
+//! check its expectations. Everything model-related is the engine's; this
+//! only wires it to the command line.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::{Context, Result, bail};
+use kcheck_engine::Model;
+use kcheck_engine::explore::{Explorer, Finding, Mode, Report};
+use kcheck_engine::hash::Digest;
+use kcheck_engine::scenario::{Expect, ExploreOverrides, Scenario};
+use kcheck_engine::trace::{FindingInfo, TraceMeta, write_trace};
+
+use crate::args::ExploreArgs;
+use crate::progress::Progress;
+
+/// A scenario file, parsed and built.
+pub struct Loaded {
+    /// Where it was read from.
+    pub file: PathBuf,
+    /// The scenario.
+    pub scenario: Scenario,
+    /// The model it builds.
+    pub model: Model,
+}
+
+/// Reads and builds a scenario; the error is the scenario's own message,
+/// which names the file and the field.
+pub fn load(file: &Path) -> Result<Loaded> {
+    let scenario = Scenario::load(file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let model = scenario
+        .build(&kcheck_harnesses::registry())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Loaded {
+        file: file.to_path_buf(),
+        scenario,
+        model,
+    })
+}
+
+/// The exploration settings of one scenario: its `explore` section with the
+/// command line's overrides.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The strategy.
+    pub mode: Mode,
+    /// The depth limit.
+    pub max_depth: u32,
+    /// Monte Carlo trials.
+    pub trials: u64,
+    /// Monte Carlo seed.
+    pub seed: u64,
+    /// Monte Carlo: run only this trial.
+    pub trial: Option<u64>,
+    /// State budget.
+    pub max_states: Option<u64>,
+    /// Worker threads (0: every core).
+    pub threads: usize,
+    /// Keep the state graph.
+    pub keep_graph: bool,
+}
+
+impl Settings {
+    /// Validates the overrides against the scenario (stage two of argument
+    /// handling).
+    pub fn resolve(loaded: &Loaded, args: &ExploreArgs, keep_graph: bool) -> Result<Settings> {
+        let mut scenario = loaded.scenario.clone();
+        scenario
+            .override_explore(&ExploreOverrides {
+                mode: args.mode.map(Mode::from),
+                max_depth: args.max_depth,
+                trials: args.trials,
+                seed: args.seed,
+            })
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let spec = scenario.explore();
+        let name = scenario.name();
+        if args.trial.is_some() && spec.mode != Mode::MonteCarlo {
+            bail!(
+                "--trial only applies to Monte Carlo runs, and scenario {name} runs in {} mode; add --mode montecarlo",
+                spec.mode.name()
+            );
+        }
+        if keep_graph && spec.mode != Mode::Exhaustive {
+            bail!(
+                "--graph needs exhaustive mode, and scenario {name} runs in {} mode; add --mode exhaustive",
+                spec.mode.name()
+            );
+        }
+        Ok(Settings {
+            mode: spec.mode,
+            max_depth: spec.max_depth,
+            trials: spec.trials,
+            seed: spec.seed,
+            trial: args.trial,
+            max_states: args.max_states,
+            threads: args.threads,
+            keep_graph,
+        })
+    }
+}
+
+/// What running one scenario gave.
+pub struct Outcome {
+    /// The scenario's name.
+    pub name: String,
+    /// Its description.
+    pub description: Option<String>,
+    /// Its file.
+    pub file: PathBuf,
+    /// The settings used.
+    pub settings: Settings,
+    /// What the explorer found.
+    pub report: Report,
+    /// The trace written for each converged state, when traces are written.
+    pub converged_traces: Vec<Option<PathBuf>>,
+    /// The trace written for each finding, when traces are written.
+    pub finding_traces: Vec<Option<PathBuf>>,
+    /// How the result compares with the scenario's `expect` (None: the
+    /// scenario has none).
+    pub expectation: Option<Vec<String>>,
+    /// The run was interrupted (Ctrl-C).
+    pub interrupted: bool,
+}
+
+impl Outcome {
+    /// Findings, or an expectation that does not hold.
+    pub fn failed(&self) -> bool {
+        !self.report.findings.is_empty() || self.expectation_failed()
+    }
+
+    /// The scenario has an `expect` and the result differs from it.
+    pub fn expectation_failed(&self) -> bool {
+        self.expectation.as_ref().is_some_and(|p| !p.is_empty())
+    }
+}
+
+/// Explores one scenario and writes its traces into `trace_dir`.
+pub fn run(
+    loaded: &Loaded,
+    settings: &Settings,
+    trace_dir: Option<&Path>,
+    stop: Arc<AtomicBool>,
+) -> Result<Outcome> {
+    let progress = Progress::new(loaded.scenario.name(), settings);
+    let mut explorer = Explorer::new(loaded.model.clone())
+        .mode(settings.mode)
+        .threads(settings.threads)
+        .max_depth(settings.max_depth)
+        .trials(settings.trials)
+        .seed(settings.seed)
+        .max_states(settings.max_states)
+        .keep_graph(settings.keep_graph)
+        .stop_flag(stop.clone());
+    if let Some(i) = settings.trial {
+        explorer = explorer.first_trial(i).trials(1);
+    }
+    if let Some(f) = progress.callback() {
+        explorer = explorer.progress(f);
+    }
+    let report = explorer.run();
+    progress.finish();
+    let interrupted = stop.load(std::sync::atomic::Ordering::Relaxed);
+
+    let (converged_traces, finding_traces) = match trace_dir {
+        Some(dir) => write_traces(dir, loaded, settings, &report)?,
+        None => (
+            vec![None; report.converged.len()],
+            vec![None; report.findings.len()],
+        ),
+    };
+    let expectation = loaded
+        .scenario
+        .expect()
+        .map(|e| compare_with_expect(e, &report));
+    Ok(Outcome {
+        name: loaded.scenario.name().to_string(),
+        description: loaded.scenario.description().map(str::to_string),
+        file: loaded.file.clone(),
+        settings: settings.clone(),
+        report,
+        converged_traces,
+        finding_traces,
+        expectation,
+        interrupted,
+    })
+}
+
+/// The differences between a result and an `expect` section, as sentences;
+/// empty when it holds.
+pub fn compare_with_expect(expect: &Expect, report: &Report) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let Some(n) = expect.converged_states
+        && n != report.converged.len()
+    {
+        problems.push(format!(
+            "converged states: expected {n}, got {}",
+            report.converged.len()
+        ));
+    }
+    if let Some(hashes) = &expect.converged_hashes {
+        for h in hashes {
+            if !report.converged.iter().any(|c| c.hash == *h) {
+                problems.push(format!("expected state {h} was not reached"));
+            }
+        }
+        for c in &report.converged {
+            if !hashes.contains(&c.hash) {
+                problems.push(format!(
+                    "state {} was not expected (reached by {} {})",
+                    c.hash,
+                    c.paths,
+                    paths_word(report.mode)
+                ));
+            }
+        }
+    }
+    if !problems.is_empty() && !report.complete {
+        problems.push("(the search was incomplete, which may explain the difference)".into());
+    }
+    problems
+}
+
+/// `paths` or `trials`, for counts of converged states.
+pub fn paths_word(mode: Mode) -> &'static str {
+    match mode {
+        Mode::MonteCarlo => "trials",
+        _ => "paths",
+    }
+}
+
+/// The `expect` section that a result would satisfy.
+pub fn expect_from(report: &Report) -> Expect {
+    let mut hashes: Vec<Digest> = report.hashes();
+    hashes.sort();
+    Expect {
+        converged_states: Some(report.converged.len()),
+        converged_hashes: Some(hashes),
+    }
+}
+
+/// A file-name-safe version of a scenario name.
+fn file_stem(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if s.is_empty() || s.starts_with('.') {
+        format!("scenario{s}")
+    } else {
+        s
+    }
+}
+
+/// The Monte Carlo trial that produced a finding, when it can be told.
+fn trial_of_finding(report: &Report, finding: &Finding) -> Option<u64> {
+    if report.mode != Mode::MonteCarlo {
+        return None;
+    }
+    report
+        .trials
+        .iter()
+        .find(|t| t.outcome == finding.kind.name() && t.steps as usize == finding.path.len())
+        .map(|t| t.trial)
+}
+
+type Traces = (Vec<Option<PathBuf>>, Vec<Option<PathBuf>>);
+
+/// Writes one trace per converged state and one per finding.
+fn write_traces(
+    dir: &Path,
+    loaded: &Loaded,
+    settings: &Settings,
+    report: &Report,
+) -> Result<Traces> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the trace directory {}", dir.display()))?;
+    let scenario = &loaded.scenario;
+    let stem = file_stem(scenario.name());
+    let json = scenario.to_json();
+    let meta = |trial: Option<u64>, finding: Option<FindingInfo>| TraceMeta {
+        scenario: scenario.name().to_string(),
+        scenario_hash: scenario.hash(),
+        mode: report.mode,
+        seed: settings.seed,
+        trial,
+        finding,
+    };
+    let write = |file: PathBuf, meta: TraceMeta, path| -> Result<Option<PathBuf>> {
+        write_trace(&loaded.model, &json, &meta, path, &file)
+            .with_context(|| format!("cannot write trace {}", file.display()))?;
+        Ok(Some(file))
+    };
+    let mut converged = Vec::new();
+    for c in &report.converged {
+        let trial = report
+            .trials
+            .iter()
+            .find(|t| t.hash == Some(c.hash))
+            .map(|t| t.trial);
+        let file = dir.join(format!("{stem}-converged-{}.jsonl", c.hash.short()));
+        converged.push(write(file, meta(trial, None), &c.path)?);
+    }
+    let mut findings = Vec::new();
+    let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+    for f in &report.findings {
+        let n = counts.entry(f.kind.name()).or_default();
+        *n += 1;
+        let trial = if f.kind.name() == "divergence" {
+            report
+                .converged
+                .get(1)
+                .and_then(|c| report.trials.iter().find(|t| t.hash == Some(c.hash)))
+                .map(|t| t.trial)
+        } else {
+            trial_of_finding(report, f)
+        };
+        let info = FindingInfo {
+            kind: f.kind.name().to_string(),
+            message: f.message.clone(),
+        };
+        let file = dir.join(format!("{stem}-{}-{n}.jsonl", f.kind.name()));
+        findings.push(write(file, meta(trial, Some(info)), &f.path)?);
+    }
+    Ok((converged, findings))
+}
