@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use kcheck_engine::explore::Mode;
+use kcheck_engine::explore::{Mode, ObjectDiff, diff_states};
+use kcheck_engine::hash::Digest;
 use serde_json::{Value, json};
 
 use crate::explore::{Outcome, paths_word};
@@ -69,6 +70,11 @@ pub fn json(o: &Outcome) -> Value {
             "max_depth_reached": s.max_depth_reached,
             "depth_limited": s.depth_limited,
         },
+        "differences": differences(o).iter().map(|(a, b, d)| json!({
+            "from": a.to_hex(),
+            "to": b.to_hex(),
+            "objects": d,
+        })).collect::<Vec<_>>(),
         "expect": match &o.expectation {
             None => Value::Null,
             Some(problems) => json!({"holds": problems.is_empty(), "problems": problems}),
@@ -82,6 +88,64 @@ pub fn json(o: &Outcome) -> Value {
         out["trial_outcomes"] = json!(outcome_counts(o));
     }
     out
+}
+
+/// For a divergent result: how each other converged state differs from
+/// the first, object by object.
+fn differences(o: &Outcome) -> Vec<(Digest, Digest, Vec<ObjectDiff>)> {
+    let Some((first, rest)) = o.report.converged.split_first() else {
+        return Vec::new();
+    };
+    rest.iter()
+        .map(|c| {
+            (
+                first.hash,
+                c.hash,
+                diff_states(&first.world.server, &c.world.server),
+            )
+        })
+        .collect()
+}
+
+/// Changed fields shown per object in the human summary.
+const MAX_FIELDS: usize = 8;
+
+fn render_differences(out: &mut String, o: &Outcome) {
+    for (a, b, objects) in differences(o) {
+        let _ = writeln!(out, "  {} -> {}:", a.short(), b.short());
+        for d in objects {
+            match d {
+                ObjectDiff::Added { key } => {
+                    let _ = writeln!(out, "      + {key} (only in {})", b.short());
+                }
+                ObjectDiff::Removed { key } => {
+                    let _ = writeln!(out, "      - {key} (only in {})", a.short());
+                }
+                ObjectDiff::Changed { key, fields } => {
+                    let _ = writeln!(out, "      ~ {key}");
+                    for f in fields.iter().take(MAX_FIELDS) {
+                        let v = |x: &Option<Value>| {
+                            x.as_ref().map_or("(absent)".to_string(), Value::to_string)
+                        };
+                        let _ = writeln!(
+                            out,
+                            "          {}: {} -> {}",
+                            f.pointer,
+                            v(&f.before),
+                            v(&f.after)
+                        );
+                    }
+                    if fields.len() > MAX_FIELDS {
+                        let _ = writeln!(
+                            out,
+                            "          ... and {} more fields",
+                            fields.len() - MAX_FIELDS
+                        );
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn outcome_counts(o: &Outcome) -> BTreeMap<&str, u64> {
@@ -227,6 +291,10 @@ pub fn human(o: &Outcome) -> String {
         trace_lines(&mut out, t, "      ");
     }
 
+    if r.divergent() {
+        let _ = writeln!(out, "differs    (object by object, from the first state)");
+        render_differences(&mut out, o);
+    }
     if r.findings.is_empty() {
         let _ = writeln!(out, "findings   none");
     } else {

@@ -140,6 +140,13 @@ fn run_of_a_divergent_scenario_reports_it_and_exits_1() {
             .unwrap()
             .contains("2 distinct")
     );
+    // The two states differ in Foo's final phase (and Bar's mode).
+    let objects = r["differences"][0]["objects"].as_array().unwrap();
+    let foo = objects
+        .iter()
+        .find(|d| d["key"]["kind"] == "Foo")
+        .expect("Foo differs");
+    assert_eq!(foo["fields"][0]["pointer"], "/status/phase");
 }
 
 #[test]
@@ -154,6 +161,8 @@ fn run_summary_names_states_findings_and_replay_commands() {
     run.assert_stdout_has("scenario   foo-bar")
         .assert_stdout_has("mode       exhaustive")
         .assert_stdout_has("2 distinct states: DIVERGENT")
+        .assert_stdout_has("~ Foo.kcheck.dev default/foo")
+        .assert_stdout_has("/status/phase: \"A-Final\" -> \"B-Final\"")
         .assert_stdout_has("findings   1")
         .assert_stdout_has("divergence: 2 distinct converged states")
         .assert_stdout_has("replay  kcheck replay traces/foo-bar-divergence-1.jsonl")
