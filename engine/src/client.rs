@@ -19,6 +19,7 @@
 
 use std::cell::RefCell;
 use std::fmt;
+use std::sync::Arc;
 
 use kube_core::Resource;
 use serde::Serialize;
@@ -32,7 +33,7 @@ pub use kube_core::{ApiResource, DynamicObject};
 
 use crate::api::{
     ApiError, ApiServer, DeleteOptions, FieldSelector, GroupKind, LabelSelector, ObjectKey,
-    PatchBody, Propagation, Subresource, WriteRequest,
+    PatchBody, Propagation, Stored, Subresource, WriteRequest,
 };
 
 /// Whether a read goes to the controller's cache or to the server.
@@ -47,8 +48,8 @@ pub enum ReadMode {
 /// What a client talks to: the API server directly, or a reconcile's
 /// session that serves reads from a cache and records every call.
 pub trait Backend {
-    /// GET one object.
-    fn get(&self, key: &ObjectKey, mode: ReadMode) -> Result<Value, ApiError>;
+    /// GET one object (shared, not copied).
+    fn get(&self, key: &ObjectKey, mode: ReadMode) -> Result<Arc<Stored>, ApiError>;
     /// LIST objects of a kind.
     fn list(
         &self,
@@ -57,16 +58,16 @@ pub trait Backend {
         labels: &LabelSelector,
         fields: &FieldSelector,
         mode: ReadMode,
-    ) -> Result<Vec<Value>, ApiError>;
+    ) -> Result<Vec<Arc<Stored>>, ApiError>;
     /// Carries out a write as `manager`; returns the object as stored.
-    fn write(&self, request: WriteRequest, manager: &str) -> Result<Value, ApiError>;
+    fn write(&self, request: WriteRequest, manager: &str) -> Result<Arc<Stored>, ApiError>;
     /// The current logical time, RFC 3339.
     fn now(&self) -> String;
 }
 
 impl Backend for RefCell<ApiServer> {
-    fn get(&self, key: &ObjectKey, _mode: ReadMode) -> Result<Value, ApiError> {
-        self.borrow().get(key).map(|s| s.object.clone())
+    fn get(&self, key: &ObjectKey, _mode: ReadMode) -> Result<Arc<Stored>, ApiError> {
+        self.borrow().get(key).cloned()
     }
 
     fn list(
@@ -76,15 +77,12 @@ impl Backend for RefCell<ApiServer> {
         labels: &LabelSelector,
         fields: &FieldSelector,
         _mode: ReadMode,
-    ) -> Result<Vec<Value>, ApiError> {
-        let server = self.borrow();
-        let found = server.list(kind, namespace, labels, fields)?;
-        Ok(found.into_iter().map(|s| s.object.clone()).collect())
+    ) -> Result<Vec<Arc<Stored>>, ApiError> {
+        self.borrow().list(kind, namespace, labels, fields)
     }
 
-    fn write(&self, request: WriteRequest, manager: &str) -> Result<Value, ApiError> {
-        let result = self.borrow_mut().write(&request, manager)?;
-        Ok(result.object.object.clone())
+    fn write(&self, request: WriteRequest, manager: &str) -> Result<Arc<Stored>, ApiError> {
+        Ok(self.borrow_mut().write(&request, manager)?.object)
     }
 
     fn now(&self) -> String {
@@ -237,8 +235,8 @@ where
 
     /// GET an object; 404 if it does not exist.
     pub fn get(&self, name: &str) -> Result<K, Error> {
-        let v = self.client.backend.get(&self.key(name), self.mode)?;
-        self.decode(v)
+        let stored = self.client.backend.get(&self.key(name), self.mode)?;
+        self.decode(&stored.object)
     }
 
     /// GET an object, `None` if it does not exist.
@@ -267,7 +265,7 @@ where
             &fields,
             self.mode,
         )?;
-        found.into_iter().map(|v| self.decode(v)).collect()
+        found.iter().map(|s| self.decode(&s.object)).collect()
     }
 
     /// POST a new object (its namespace is this API's).
@@ -392,14 +390,14 @@ where
             .client
             .backend
             .write(request, self.client.field_manager)?;
-        let still_there = crate::api::meta::is_deleting(&last)
+        let still_there = crate::api::meta::is_deleting(&last.object)
             && self
                 .client
                 .backend
                 .get(&self.key(name), ReadMode::Live)
                 .is_ok();
         if still_there {
-            self.decode(last).map(Some)
+            self.decode(&last.object).map(Some)
         } else {
             Ok(None)
         }
@@ -408,7 +406,7 @@ where
     fn send(&self, request: WriteRequest, manager: Option<&str>) -> Result<K, Error> {
         let manager = manager.unwrap_or(self.client.field_manager);
         let stored = self.client.backend.write(request, manager)?;
-        self.decode(stored)
+        self.decode(&stored.object)
     }
 
     /// Serialises an object, filling in apiVersion, kind and this API's
@@ -436,8 +434,8 @@ where
         }
     }
 
-    fn decode(&self, v: Value) -> Result<K, Error> {
-        serde_json::from_value(v).map_err(|e| self.serde_error(e))
+    fn decode(&self, v: &Value) -> Result<K, Error> {
+        K::deserialize(v).map_err(|e| self.serde_error(e))
     }
 
     fn serde_error(&self, e: serde_json::Error) -> Error {

@@ -956,6 +956,20 @@ pub fn record_update(
     subresource: Option<&str>,
     rules: &ListRules,
 ) -> Value {
+    if let Some(old) = old
+        && same_content(old, new)
+    {
+        // Nothing changed: ownership stays as it is (the common case of a
+        // controller writing back what it read).
+        let mut out = new.clone();
+        match old.pointer("/metadata/managedFields") {
+            Some(m) => {
+                crate::api::meta::metadata_mut(&mut out).insert("managedFields".into(), m.clone())
+            }
+            None => crate::api::meta::metadata_mut(&mut out).remove("managedFields"),
+        };
+        return out;
+    }
     let mut managers = old
         .and_then(|old| ManagedFields::from_object(old).ok())
         .unwrap_or_default();
@@ -967,14 +981,45 @@ pub fn record_update(
     let me = managers.entry_mut(manager, Operation::Update, subresource);
     me.api_version = api_version(new);
     me.fields.union_with(&changed);
-    finish(new.clone(), managers, rules)
+    finish_with(new.clone(), managers, &written)
 }
 
 /// Drops ownership of fields that no longer exist, and writes the managers into `object`.
-fn finish(mut object: Value, mut managers: ManagedFields, rules: &ListRules) -> Value {
+fn finish(object: Value, managers: ManagedFields, rules: &ListRules) -> Value {
     let existing = FieldSet::from_object(&object, rules);
+    finish_with(object, managers, &existing)
+}
+
+/// Whether two objects are equal apart from `metadata.managedFields`.
+fn same_content(a: &Value, b: &Value) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return a == b;
+    };
+    a.len() == b.len()
+        && a.iter().all(|(k, v)| match (k.as_str(), b.get(k)) {
+            ("metadata", Some(w)) => same_metadata(v, w),
+            (_, Some(w)) => v == w,
+            (_, None) => false,
+        })
+}
+
+fn same_metadata(a: &Value, b: &Value) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return a == b;
+    };
+    let significant = |m: &'_ serde_json::Map<String, Value>| {
+        m.iter().filter(|(k, _)| *k != "managedFields").count()
+    };
+    significant(a) == significant(b)
+        && a.iter()
+            .filter(|(k, _)| *k != "managedFields")
+            .all(|(k, v)| b.get(k) == Some(v))
+}
+
+/// [`finish`] for an object whose field set is already known.
+fn finish_with(mut object: Value, mut managers: ManagedFields, existing: &FieldSet) -> Value {
     for entry in &mut managers.0 {
-        entry.fields.retain_within(&existing);
+        entry.fields.retain_within(existing);
     }
     managers.normalize();
     managers.write_into(&mut object);

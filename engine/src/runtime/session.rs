@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::api::{
     ApiError, ApiServer, Event, FieldSelector, GroupKind, KindObjects, LabelSelector, ObjectKey,
-    Reason, WriteRequest, server::list_objects,
+    Reason, Stored, WriteRequest, server::list_objects,
 };
 use crate::client::{Backend, Client, ReadMode};
 
@@ -62,7 +62,7 @@ pub struct WriteRecord {
     /// The object written.
     pub key: Option<ObjectKey>,
     /// The stored object after the write (None when it failed).
-    pub object: Option<Value>,
+    pub object: Option<Arc<Stored>>,
     /// The resourceVersion given (None for failures and no-ops).
     pub rv: Option<u64>,
     /// The write changed nothing.
@@ -158,9 +158,9 @@ impl<'a> Session<'a> {
 }
 
 impl Backend for Session<'_> {
-    fn get(&self, key: &ObjectKey, mode: ReadMode) -> Result<Value, ApiError> {
+    fn get(&self, key: &ObjectKey, mode: ReadMode) -> Result<Arc<Stored>, ApiError> {
         if mode == ReadMode::Live {
-            return self.live.borrow().get(key).map(|s| s.object.clone());
+            return self.live.borrow().get(key).cloned();
         }
         let info = self.start.kind_info(&key.kind)?;
         self.log.borrow_mut().kinds_read.insert(key.kind.clone());
@@ -170,7 +170,7 @@ impl Backend for Session<'_> {
             self.note_stale(key, found.map(|s| s.rv));
         }
         found
-            .map(|s| s.object.clone())
+            .cloned()
             .ok_or_else(|| ApiError::not_found(format!("{} {:?} not found", info.plural, key.name)))
     }
 
@@ -181,11 +181,9 @@ impl Backend for Session<'_> {
         labels: &LabelSelector,
         fields: &FieldSelector,
         mode: ReadMode,
-    ) -> Result<Vec<Value>, ApiError> {
+    ) -> Result<Vec<Arc<Stored>>, ApiError> {
         if mode == ReadMode::Live {
-            let live = self.live.borrow();
-            let found = live.list(kind, namespace, labels, fields)?;
-            return Ok(found.into_iter().map(|s| s.object.clone()).collect());
+            return self.live.borrow().list(kind, namespace, labels, fields);
         }
         self.start.kind_info(kind)?;
         self.log.borrow_mut().kinds_read.insert(kind.clone());
@@ -205,10 +203,10 @@ impl Backend for Session<'_> {
                 self.note_stale(&key, observed);
             }
         }
-        Ok(seen.into_iter().map(|s| s.object.clone()).collect())
+        Ok(seen)
     }
 
-    fn write(&self, request: WriteRequest, manager: &str) -> Result<Value, ApiError> {
+    fn write(&self, request: WriteRequest, manager: &str) -> Result<Arc<Stored>, ApiError> {
         let fault = {
             let mut plan = self.plan.borrow_mut();
             let number = plan.first_write;
@@ -227,7 +225,7 @@ impl Backend for Session<'_> {
         };
         let record = WriteRecord {
             key: result.as_ref().ok().map(|r| r.key.clone()),
-            object: result.as_ref().ok().map(|r| r.object.object.clone()),
+            object: result.as_ref().ok().map(|r| r.object.clone()),
             rv: result
                 .as_ref()
                 .ok()
@@ -240,7 +238,7 @@ impl Backend for Session<'_> {
             request,
         };
         self.log.borrow_mut().writes.push(record);
-        let result = result.map(|r| r.object.object.clone());
+        let result = result.map(|r| r.object);
         if result.is_ok() {
             let successes = {
                 let mut s = self.successes.borrow_mut();

@@ -228,7 +228,7 @@ impl Model {
         };
         let write = WriteRecord {
             key: result.as_ref().ok().map(|r| r.key.clone()),
-            object: result.as_ref().ok().map(|r| r.object.object.clone()),
+            object: result.as_ref().ok().map(|r| r.object.clone()),
             rv: result
                 .as_ref()
                 .ok()

@@ -236,7 +236,7 @@ fn trace_write(server: &ApiServer, w: &WriteRecord) -> TraceWrite {
     TraceWrite {
         verb: w.request.verb().to_string(),
         object: write_key(server, w),
-        stored: w.object.clone(),
+        stored: w.object.as_ref().map(|s| s.object.clone()),
         rv: w.rv,
         noop: w.noop,
         error: w.error.as_ref().map(|e| TraceApiError {
