@@ -1,6 +1,7 @@
 //! Integration tests of the `kcheck` binary: run, check, replay, show, list,
 //! exit codes, bad input, reproducibility, and the trace-format document.
 
+mod staleness;
 mod util;
 
 use std::path::{Path, PathBuf};
@@ -591,6 +592,61 @@ fn check_passes_fails_after_a_changed_expectation_and_update_fixes_it() {
         .arg(&file)
         .expect_code(0);
     dir.kcheck().arg("check").arg(&file).expect_code(0);
+}
+
+// ----- hunt -------------------------------------------------------------
+
+#[test]
+fn hunt_writes_a_folder_per_finding_with_a_report_and_a_trace_that_replays() {
+    let dir = Dir::new();
+    let file = write_scenario(&dir, &divergent_scenario());
+    let run = dir
+        .kcheck()
+        .args(["hunt", "--json", "--out", "evidence"])
+        .arg(&file)
+        .expect_code(1);
+    let r = &run.json_lines()[0];
+    assert_eq!(r["scenario"], "foo-bar");
+    assert_eq!(r["complete"], true);
+    assert_eq!(
+        r["baseline"]["converged_states"].as_array().unwrap().len(),
+        2
+    );
+    assert!(r["phases"]["planned"].as_u64().unwrap() > 0);
+    let findings = r["findings"].as_array().unwrap();
+    assert!(findings.iter().any(|f| f["kind"] == "divergence"), "{r}");
+    assert!(findings.iter().any(|f| f["kind"] == "new_state"), "{r}");
+    for f in findings {
+        assert_eq!(f["replays"], true, "{f}");
+        let folder = PathBuf::from(f["folder"].as_str().unwrap());
+        let report = std::fs::read_to_string(dir.path().join(&folder).join("REPORT.md")).unwrap();
+        assert!(report.contains("kcheck replay trace.jsonl"), "{report}");
+        assert!(
+            report.contains("\nstep 1  "),
+            "the report shows the trace: {report}"
+        );
+        dir.kcheck()
+            .arg("replay")
+            .arg(f["trace"].as_str().unwrap())
+            .expect_code(0);
+    }
+}
+
+#[test]
+fn hunt_summary_names_each_phase_and_report() {
+    let dir = Dir::new();
+    let file = write_scenario(&dir, &divergent_scenario());
+    let run = dir
+        .kcheck()
+        .args(["hunt", "--only", "crash", "--out", "evidence"])
+        .arg(&file)
+        .expect_code(1);
+    run.assert_stdout_has("hunt       foo-bar")
+        .assert_stdout_has("baseline   exhaustive")
+        .assert_stdout_has("crash")
+        .assert_stdout_has("report  evidence/foo-bar-01-")
+        .assert_stdout_has("replay  kcheck replay evidence/foo-bar-01-");
+    dir.kcheck().args(["hunt"]).arg(&file).expect_code(2);
 }
 
 // ----- list -------------------------------------------------------------
