@@ -26,6 +26,10 @@ pub enum Command {
     Run(RunArgs),
     /// Check scenarios against their `expect` section (a regression test).
     Check(CheckArgs),
+    /// Hunt for bugs: a reference run, the scenario's own exploration as the
+    /// baseline, then one phase per planned stale view, crash and API fault;
+    /// writes one folder per finding.
+    Hunt(HuntArgs),
     /// Re-execute a trace and verify every state hash.
     Replay(TraceArgs),
     /// Print a trace readably.
@@ -114,6 +118,41 @@ pub struct CheckArgs {
     /// Worker threads; 0 uses every core. Results do not depend on it.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub threads: usize,
+}
+
+/// A kind of hunt phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PhaseArg {
+    /// Stale views planned from the reference run.
+    Staleness,
+    /// A crash after each write of each controller.
+    Crash,
+    /// Conflicts, server errors and dropped watch events on writes.
+    #[value(name = "api_fault", alias = "api-fault")]
+    ApiFault,
+}
+
+/// `kcheck hunt`.
+#[derive(Debug, clap::Args)]
+pub struct HuntArgs {
+    /// The scenario file.
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: PathBuf,
+    /// Where to write one folder per finding (REPORT.md and trace.jsonl).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Exploration settings of every phase.
+    #[command(flatten)]
+    pub explore: ExploreArgs,
+    /// Stop starting phases after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub time_budget: Option<u64>,
+    /// Only these phase kinds (comma-separated); the baseline always runs.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub only: Vec<PhaseArg>,
+    /// Print one JSON result instead of a summary.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `kcheck replay` and `kcheck show`.

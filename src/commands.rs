@@ -3,7 +3,6 @@
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
 
 use anyhow::{Context, Result, bail};
 use kcheck_engine::scenario::Scenario;
@@ -55,7 +54,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let stop = progress::stop_flag();
     let (mut failed, mut interrupted) = (false, false);
     for (i, (l, s)) in loaded.iter().zip(&settings).enumerate() {
-        if stop.load(Ordering::Relaxed) {
+        if progress::interrupted() {
             eprintln!("kcheck: not run (interrupted): {}", l.file.display());
             interrupted = true;
             continue;
@@ -100,7 +99,7 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
     let stop = progress::stop_flag();
     let (mut failed, mut interrupted) = (false, false);
     for (l, s) in loaded.iter().zip(&settings) {
-        if stop.load(Ordering::Relaxed) {
+        if progress::interrupted() {
             eprintln!("kcheck: not checked (interrupted): {}", l.file.display());
             interrupted = true;
             continue;

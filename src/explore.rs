@@ -162,7 +162,7 @@ pub fn run(
     }
     let report = explorer.run();
     progress.finish();
-    let interrupted = stop.load(std::sync::atomic::Ordering::Relaxed);
+    let interrupted = crate::progress::interrupted();
 
     let (converged_traces, finding_traces) = match trace_dir {
         Some(dir) => write_traces(dir, loaded, settings, &report)?,
@@ -242,7 +242,7 @@ pub fn expect_from(report: &Report) -> Expect {
 }
 
 /// A file-name-safe version of a scenario name.
-fn file_stem(name: &str) -> String {
+pub fn file_stem(name: &str) -> String {
     let s: String = name
         .chars()
         .map(|c| {

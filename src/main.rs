@@ -8,6 +8,7 @@
 mod args;
 mod commands;
 mod explore;
+mod hunt;
 mod output;
 mod progress;
 
@@ -32,6 +33,7 @@ fn run() -> anyhow::Result<ExitCode> {
     match cli.command {
         args::Command::Run(a) => commands::run(a),
         args::Command::Check(a) => commands::check(a),
+        args::Command::Hunt(a) => hunt::hunt(a),
         args::Command::Replay(a) => commands::replay(a),
         args::Command::Show(a) => commands::show(a),
         args::Command::List(a) => commands::list(a),

@@ -89,18 +89,41 @@ impl Progress {
     }
 }
 
-/// The flag Ctrl-C sets. The first Ctrl-C asks the search to stop (what was
-/// found is still printed and written); a second one exits at once.
-pub fn stop_flag() -> Arc<AtomicBool> {
-    static STOP: OnceLock<Arc<AtomicBool>> = OnceLock::new();
-    STOP.get_or_init(|| {
+/// A progress bar for a hunt's phases, or nothing when stderr is not a
+/// terminal.
+pub fn hunt_bar(name: &str) -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} phases, {msg} ({elapsed})")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(name.to_string());
+    Some(bar)
+}
+
+/// What Ctrl-C sets: the stop flag handed to the search (which a hunt may
+/// also set when its budget runs out) and whether Ctrl-C was pressed.
+struct Interrupt {
+    stop: Arc<AtomicBool>,
+    pressed: Arc<AtomicBool>,
+}
+
+fn interrupt() -> &'static Interrupt {
+    static STATE: OnceLock<Interrupt> = OnceLock::new();
+    STATE.get_or_init(|| {
         let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
+        let pressed = Arc::new(AtomicBool::new(false));
+        let (s, p) = (stop.clone(), pressed.clone());
         let installed = ctrlc::set_handler(move || {
-            if flag.swap(true, Ordering::SeqCst) {
+            if p.swap(true, Ordering::SeqCst) {
                 eprintln!("\nkcheck: interrupted again, exiting");
                 std::process::exit(130);
             }
+            s.store(true, Ordering::SeqCst);
             eprintln!(
                 "\nkcheck: interrupted; finishing with what was found (Ctrl-C again to exit at once)"
             );
@@ -108,7 +131,17 @@ pub fn stop_flag() -> Arc<AtomicBool> {
         if let Err(e) = installed {
             eprintln!("kcheck: warning: Ctrl-C will not stop the search cleanly: {e}");
         }
-        stop
+        Interrupt { stop, pressed }
     })
-    .clone()
+}
+
+/// The flag that stops the search. The first Ctrl-C sets it (what was found
+/// is still printed and written); a second one exits at once.
+pub fn stop_flag() -> Arc<AtomicBool> {
+    interrupt().stop.clone()
+}
+
+/// Whether Ctrl-C was pressed.
+pub fn interrupted() -> bool {
+    interrupt().pressed.load(Ordering::SeqCst)
 }
