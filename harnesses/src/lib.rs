@@ -43,8 +43,6 @@ pub mod kubelet;
 pub mod namespace;
 pub mod registry;
 pub mod replicaset;
-#[cfg(test)]
-mod scenario_files;
 pub mod stepper;
 #[cfg(test)]
 pub(crate) mod testing;
