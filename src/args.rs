@@ -127,9 +127,13 @@ pub enum PhaseArg {
     Staleness,
     /// A crash after each write of each controller.
     Crash,
-    /// Conflicts, server errors and dropped watch events on writes.
+    /// Conflicts and server errors on each write of each controller.
     #[value(name = "api_fault", alias = "api-fault")]
     ApiFault,
+    /// Dropped watch events on each write (not in a default hunt: a dropped
+    /// event never arrives, so any controller without a resync stalls).
+    #[value(name = "watch_drop", alias = "watch-drop")]
+    WatchDrop,
 }
 
 /// `kcheck hunt`.

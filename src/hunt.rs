@@ -44,6 +44,7 @@ pub fn hunt(args: HuntArgs) -> Result<ExitCode> {
             PhaseArg::Staleness => PhaseKind::Staleness,
             PhaseArg::Crash => PhaseKind::Crash,
             PhaseArg::ApiFault => PhaseKind::ApiFault,
+            PhaseArg::WatchDrop => PhaseKind::WatchDrop,
         })
         .collect();
     let stop = progress::stop_flag();
@@ -79,14 +80,13 @@ pub fn hunt(args: HuntArgs) -> Result<ExitCode> {
     for (i, f) in report.findings.iter().enumerate() {
         written.push(write_finding(&args.out, &loaded, &settings, &report, i, f)?);
     }
+    let summary = human(&loaded, &settings, &report, &written, interrupted);
+    write_summary(&args.out, loaded.scenario.name(), &summary)?;
     if args.json {
         let line = json_result(&loaded, &settings, &report, &written, interrupted);
         println!("{line}");
     } else {
-        print!(
-            "{}",
-            human(&loaded, &settings, &report, &written, interrupted)
-        );
+        print!("{summary}");
     }
     Ok(if !report.findings.is_empty() {
         ExitCode::from(1)
@@ -95,6 +95,17 @@ pub fn hunt(args: HuntArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Writes `DIR/SUMMARY.md`: what the hunt covered and its findings, most
+/// severe first, each with its report and replay command.
+fn write_summary(out: &Path, scenario: &str, summary: &str) -> Result<()> {
+    let text = format!(
+        "# Hunt of {scenario}\n\nFindings are listed most severe first; each folder holds a REPORT.md and a trace.jsonl that `kcheck replay` verifies.\n\n```text\n{summary}```\n"
+    );
+    let file = out.join("SUMMARY.md");
+    write_atomically(&file, text.as_bytes())
+        .with_context(|| format!("cannot write {}", file.display()))
 }
 
 /// The scenario of one phase: the file with the phase's perturbations in

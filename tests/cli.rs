@@ -1,6 +1,7 @@
 //! Integration tests of the `kcheck` binary: run, check, replay, show, list,
 //! exit codes, bad input, reproducibility, and the trace-format document.
 
+mod hunting;
 mod scenarios;
 mod staleness;
 mod util;

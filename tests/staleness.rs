@@ -120,13 +120,18 @@ fn stale_read_info_in_the_trace_carries_the_versions() {
 #[test]
 fn trigger_filtering_makes_the_frozen_controller_reconcile_less() {
     let dir = Dir::new();
+    // bar listed first: its initial request runs before foo writes, so
+    // every later bar reconcile comes from a Foo event.
+    let bar_first = |name: &str| {
+        let mut s = load(name);
+        s["controllers"] = json!(["bar", "foo"]);
+        s
+    };
     let count = |steps: &[Value]| steps.iter().filter(|s| s["actor"] == "bar").count();
-    let baseline = count(&reference_steps(&Dir::new(), &load("foo-bar")));
-    let frozen = count(&reference_steps(&dir, &load("foo-bar-frozen")));
-    assert!(
-        frozen < baseline,
-        "bar ran {frozen} times frozen, {baseline} times not"
-    );
+    let baseline = count(&reference_steps(&Dir::new(), &bar_first("foo-bar")));
+    let frozen = count(&reference_steps(&dir, &bar_first("foo-bar-frozen")));
+    // Frozen, bar hears of Foo's two events once, when the run goes quiet.
+    assert_eq!((baseline, frozen), (3, 2));
 }
 
 #[test]

@@ -253,6 +253,9 @@ impl Model {
         }
         if self.staleness.is_active() {
             fp.add(b"rvs", &world.server.rv_digest().0);
+            for i in &world.caught_up {
+                fp.add(b"caught-up", &(*i as u64).to_le_bytes());
+            }
             for ((c, kind), n) in &world.stale_used {
                 let used = [(*c as u64).to_le_bytes(), u64::from(*n).to_le_bytes()].concat();
                 fp.add(kind.to_string().as_bytes(), &used);

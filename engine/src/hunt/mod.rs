@@ -30,13 +30,17 @@ pub enum PhaseKind {
     Staleness,
     /// One crash after N writes.
     Crash,
-    /// One API fault on a controller's N-th write.
+    /// One conflict or server error on a controller's N-th write.
     ApiFault,
+    /// One dropped watch event on a controller's N-th write. A dropped event
+    /// never arrives, so a controller that relies on it without a resync
+    /// stalls: hunts run these phases only when asked.
+    WatchDrop,
 }
 
 impl PhaseKind {
-    /// Every kind, in the order hunts run them.
-    pub const ALL: [PhaseKind; 4] = [
+    /// The kinds a hunt runs unless told otherwise, in order.
+    pub const DEFAULT: [PhaseKind; 4] = [
         PhaseKind::Ordering,
         PhaseKind::Staleness,
         PhaseKind::Crash,
@@ -50,6 +54,7 @@ impl PhaseKind {
             PhaseKind::Staleness => "staleness",
             PhaseKind::Crash => "crash",
             PhaseKind::ApiFault => "api_fault",
+            PhaseKind::WatchDrop => "watch_drop",
         }
     }
 }
@@ -74,6 +79,9 @@ impl Phase {
             Phase::Ordering => PhaseKind::Ordering,
             Phase::Staleness(_) => PhaseKind::Staleness,
             Phase::Crash(_) => PhaseKind::Crash,
+            Phase::ApiFault(f) if matches!(f.fault, WriteFault::WatchDrop { .. }) => {
+                PhaseKind::WatchDrop
+            }
             Phase::ApiFault(_) => PhaseKind::ApiFault,
         }
     }
@@ -299,6 +307,7 @@ pub struct Hunt {
     seed: u64,
     threads: usize,
     max_states: Option<u64>,
+    phase_states: Option<u64>,
     time: Option<Duration>,
     kinds: BTreeSet<PhaseKind>,
     stop: Arc<AtomicBool>,
@@ -306,7 +315,8 @@ pub struct Hunt {
 }
 
 impl Hunt {
-    /// A hunt over a model: exhaustive phases, depth 60, every phase kind.
+    /// A hunt over a model: exhaustive phases, depth 60, the default phase
+    /// kinds.
     pub fn new(model: Model) -> Self {
         Hunt {
             model,
@@ -316,8 +326,9 @@ impl Hunt {
             seed: 0,
             threads: 0,
             max_states: None,
+            phase_states: None,
             time: None,
-            kinds: PhaseKind::ALL.into_iter().collect(),
+            kinds: PhaseKind::DEFAULT.into_iter().collect(),
             stop: Arc::new(AtomicBool::new(false)),
             progress: None,
         }
@@ -361,6 +372,14 @@ impl Hunt {
     /// Stop starting phases once this many states were explored.
     pub fn max_states(mut self, max: Option<u64>) -> Self {
         self.max_states = max;
+        self
+    }
+
+    /// Cut each phase after about this many states (default: fifty times
+    /// the baseline's states, at least 50,000); a cut phase is reported as
+    /// incomplete, and so is the hunt.
+    pub fn phase_states(mut self, max: Option<u64>) -> Self {
+        self.phase_states = max;
         self
     }
 
@@ -409,7 +428,8 @@ impl Hunt {
         let (end, records) = self.model.run_path(&path);
         let mut phases = Vec::new();
         if self.kinds.contains(&PhaseKind::Staleness) {
-            let intervals = staleness::plan_intervals(&self.model, &records, &end);
+            let start = self.model.initial();
+            let intervals = staleness::plan_intervals(&self.model, &records, &start, &end);
             phases.extend(intervals.into_iter().map(Phase::Staleness));
         }
         if self.kinds.contains(&PhaseKind::Crash) {
@@ -419,9 +439,12 @@ impl Hunt {
                     .map(Phase::Crash),
             );
         }
-        if self.kinds.contains(&PhaseKind::ApiFault) {
-            let planned = faults::plan_api_faults(&self.model, &records);
-            phases.extend(planned.into_iter().map(Phase::ApiFault));
+        let planned = faults::plan_api_faults(&self.model, &records);
+        for fault in planned {
+            let phase = Phase::ApiFault(fault);
+            if self.kinds.contains(&phase.kind()) {
+                phases.push(phase);
+            }
         }
         phases
     }
@@ -436,6 +459,9 @@ impl Hunt {
         let baseline = self.explorer(self.model.clone(), self.threads).run();
         let phases = self.plan(&reference);
         let explored = AtomicU64::new(baseline.stats.states);
+        let phase_cap = self
+            .phase_states
+            .unwrap_or_else(|| (baseline.stats.states * 50).max(50_000));
         let done = AtomicU64::new(0);
         let total = phases.len();
         let deadline = self.time.map(|t| started + t);
@@ -457,7 +483,10 @@ impl Hunt {
                     let result = if self.stop.load(Ordering::Relaxed) {
                         skipped(phase)
                     } else {
-                        let report = self.explorer(phase.apply(&self.model), 1).run();
+                        let report = self
+                            .explorer(phase.apply(&self.model), 1)
+                            .max_states(Some(phase_cap))
+                            .run();
                         explored.fetch_add(report.stats.states, Ordering::Relaxed);
                         ran(phase, report)
                     };

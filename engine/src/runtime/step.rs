@@ -137,7 +137,7 @@ impl Model {
         next.depth += 1;
         let mut start = world.server.clone();
         start.tick();
-        let mut views = self.staleness.views(controller, &start);
+        let mut views = self.staleness.views(controller, &start, &world.caught_up);
         for v in stale {
             views.insert(
                 v.kind.clone(),
@@ -283,7 +283,7 @@ impl Model {
                 if self.dropped(write, controller)
                     || self
                         .staleness
-                        .view_of(controller, &event.key.kind, event.kind_seq)
+                        .view_of(controller, &event.key.kind, event.kind_seq, &next.caught_up)
                         .is_some()
                 {
                     continue;
@@ -291,7 +291,8 @@ impl Model {
                 self.triggers_for(&next.server, controller, event, &mut added);
             }
         }
-        self.catch_up(&before.server, &next.server, &mut added);
+        self.catch_up(&before.server, next, &mut added);
+        self.settle(next, &mut added);
         let mut triggered = Vec::new();
         for p in added {
             if next.pending.insert(p.clone()).is_none() {
@@ -313,21 +314,46 @@ impl Model {
 
     /// When a stale view becomes current, the controller hears of every
     /// event it missed while stale.
-    fn catch_up(&self, before: &ApiServer, after: &ApiServer, out: &mut BTreeSet<Pending>) {
+    fn catch_up(&self, before: &ApiServer, next: &World, out: &mut BTreeSet<Pending>) {
+        let (after, caught_up) = (&next.server, &next.caught_up);
         for interval in &self.staleness.intervals {
             let (c, kind) = (interval.controller, &interval.kind);
             let (from, to) = (before.kind_seq(kind), after.kind_seq(kind));
             if from == to {
                 continue;
             }
-            let Some(seen) = self.staleness.view_of(c, kind, from) else {
+            let Some(seen) = self.staleness.view_of(c, kind, from, caught_up) else {
                 continue;
             };
-            if self.staleness.view_of(c, kind, to).is_some() {
+            if self.staleness.view_of(c, kind, to, caught_up).is_some() {
                 continue;
             }
             for event in missed_events(after, kind, seen) {
                 self.triggers_for(after, c, &event, out);
+            }
+        }
+    }
+
+    /// An informer always delivers in the end: when nothing is pending and
+    /// no user action is left, every view still stale catches up, and its
+    /// controller hears of the events it missed. Without this a window whose
+    /// end the run never reaches would leave a controller blind for good.
+    fn settle(&self, next: &mut World, out: &mut BTreeSet<Pending>) {
+        let quiet =
+            out.is_empty() && next.pending.is_empty() && next.next_action >= self.actions.len();
+        if !quiet {
+            return;
+        }
+        for (i, interval) in self.staleness.intervals.iter().enumerate() {
+            if next.caught_up.contains(&i) {
+                continue;
+            }
+            let seq = next.server.kind_seq(&interval.kind);
+            if let Some(seen) = interval.view_at(seq) {
+                for event in missed_events(&next.server, &interval.kind, seen) {
+                    self.triggers_for(&next.server, interval.controller, &event, out);
+                }
+                next.caught_up.insert(i);
             }
         }
     }

@@ -42,6 +42,9 @@ pub struct World {
     /// Stale reconciles taken per (controller, kind) under stale-read
     /// search.
     pub stale_used: OrdMap<(usize, GroupKind), u32>,
+    /// Staleness intervals whose views caught up when the system went
+    /// quiet (an informer always delivers in the end), by index.
+    pub caught_up: OrdSet<usize>,
 }
 
 impl World {
@@ -56,6 +59,7 @@ impl World {
             writes: OrdMap::new(),
             crashes_fired: OrdSet::new(),
             stale_used: OrdMap::new(),
+            caught_up: OrdSet::new(),
         }
     }
 

@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use imbl::OrdSet;
+
 use crate::api::{ApiServer, GroupKind};
 use crate::hash::Digest;
 use crate::model::StaleView;
@@ -110,10 +112,30 @@ impl Staleness {
         !self.intervals.is_empty() || self.stale_reads.is_some()
     }
 
+    /// The intervals still in force: those not caught up at quiescence.
+    fn active<'a>(
+        &'a self,
+        caught_up: &'a OrdSet<usize>,
+    ) -> impl Iterator<Item = &'a StalenessInterval> {
+        self.intervals
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !caught_up.contains(i))
+            .map(|(_, interval)| interval)
+    }
+
     /// The stale kinds of `controller` and the sequence number each shows.
-    pub fn views(&self, controller: usize, server: &ApiServer) -> BTreeMap<GroupKind, u64> {
+    pub fn views(
+        &self,
+        controller: usize,
+        server: &ApiServer,
+        caught_up: &OrdSet<usize>,
+    ) -> BTreeMap<GroupKind, u64> {
         let mut views = BTreeMap::new();
-        for interval in self.intervals.iter().filter(|i| i.controller == controller) {
+        for interval in self
+            .active(caught_up)
+            .filter(|i| i.controller == controller)
+        {
             if views.contains_key(&interval.kind) {
                 continue;
             }
@@ -155,9 +177,14 @@ impl Staleness {
 
     /// The view of one kind when the kind is at `seq` (first matching
     /// interval), `None` when current.
-    pub fn view_of(&self, controller: usize, kind: &GroupKind, seq: u64) -> Option<u64> {
-        self.intervals
-            .iter()
+    pub fn view_of(
+        &self,
+        controller: usize,
+        kind: &GroupKind,
+        seq: u64,
+        caught_up: &OrdSet<usize>,
+    ) -> Option<u64> {
+        self.active(caught_up)
             .filter(|i| i.controller == controller && &i.kind == kind)
             .find_map(|i| i.view_at(seq))
     }
@@ -199,12 +226,15 @@ pub fn recent_events_digest(server: &ApiServer, kind: &GroupKind, lookback: u64)
 
 /// The staleness planner: from a reference run's records, every
 /// `(controller, kind)` pair the controller read, and for each pair every
-/// frozen window `[stale_at, catch_up_at)` over the kind's observed sequence
-/// range (`0 <= stale_at`, `stale_at + 2 <= catch_up_at <= last + 1`, so that
-/// at least one event falls inside). Each interval is one hunt phase.
+/// frozen window `[stale_at, catch_up_at)` over the kind's events during the
+/// run (`first <= stale_at`, `stale_at + 2 <= catch_up_at <= last + 1`, so
+/// that at least one event falls inside), where `first` is the kind's
+/// sequence number at the start: caches are synced before controllers start,
+/// as controller-runtime waits for them. Each interval is one hunt phase.
 pub fn plan_intervals(
     model: &crate::Model,
     records: &[crate::runtime::StepRecord],
+    start: &World,
     end: &World,
 ) -> Vec<StalenessInterval> {
     let mut pairs = std::collections::BTreeSet::new();
@@ -218,7 +248,7 @@ pub fn plan_intervals(
     let mut out = Vec::new();
     for (controller, kind) in pairs {
         let last = end.server.kind_seq(&kind);
-        for stale_at in 0..last {
+        for stale_at in start.server.kind_seq(&kind)..last {
             for catch_up_at in stale_at + 2..=last + 1 {
                 out.push(StalenessInterval {
                     controller,
