@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::api::{
     ApiError, ApiServer, Event, FieldSelector, GroupKind, KindObjects, LabelSelector, ObjectKey,
-    Reason, Stored, WriteRequest, server::list_objects,
+    Reason, Stored, WriteRequest, WriteResult, server::list_objects,
 };
 use crate::client::{Backend, Client, ReadMode};
 
@@ -73,6 +73,27 @@ pub struct WriteRecord {
     pub fault: Option<WriteFault>,
     /// The event produced.
     pub event: Option<Arc<Event>>,
+}
+
+impl WriteRecord {
+    /// The record of a request and the server's answer.
+    pub fn new(
+        request: WriteRequest,
+        result: &Result<WriteResult, ApiError>,
+        fault: Option<WriteFault>,
+    ) -> Self {
+        let ok = result.as_ref().ok();
+        WriteRecord {
+            key: ok.map(|r| r.key.clone()),
+            object: ok.map(|r| r.object.clone()),
+            rv: ok.filter(|r| !r.noop).map(|r| r.object.rv),
+            noop: ok.is_some_and(|r| r.noop),
+            error: result.as_ref().err().cloned(),
+            event: ok.and_then(|r| r.event.clone()),
+            fault,
+            request,
+        }
+    }
 }
 
 /// Everything a session observed.
@@ -223,20 +244,7 @@ impl Backend for Session<'_> {
             )),
             _ => self.live.borrow_mut().write(&request, manager),
         };
-        let record = WriteRecord {
-            key: result.as_ref().ok().map(|r| r.key.clone()),
-            object: result.as_ref().ok().map(|r| r.object.clone()),
-            rv: result
-                .as_ref()
-                .ok()
-                .filter(|r| !r.noop)
-                .map(|r| r.object.rv),
-            noop: result.as_ref().is_ok_and(|r| r.noop),
-            error: result.as_ref().err().cloned(),
-            event: result.as_ref().ok().and_then(|r| r.event.clone()),
-            fault,
-            request,
-        };
+        let record = WriteRecord::new(request, &result, fault);
         self.log.borrow_mut().writes.push(record);
         let result = result.map(|r| r.object);
         if result.is_ok() {

@@ -226,20 +226,7 @@ impl Model {
             Ok(_) => StepOutcome::Done,
             Err(e) => StepOutcome::Error(e.to_string()),
         };
-        let write = WriteRecord {
-            key: result.as_ref().ok().map(|r| r.key.clone()),
-            object: result.as_ref().ok().map(|r| r.object.clone()),
-            rv: result
-                .as_ref()
-                .ok()
-                .filter(|r| !r.noop)
-                .map(|r| r.object.rv),
-            noop: result.as_ref().is_ok_and(|r| r.noop),
-            error: result.as_ref().err().cloned(),
-            fault: None,
-            event: result.as_ref().ok().and_then(|r| r.event.clone()),
-            request: action.request.clone(),
-        };
+        let write = WriteRecord::new(action.request.clone(), &result, None);
         let writes = vec![write];
         let triggered = self.deliver(world, &mut next, &writes);
         let record = record.then(|| StepRecord {
