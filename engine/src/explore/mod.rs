@@ -219,7 +219,7 @@ impl Explorer {
         } else {
             0.0
         };
-        report.finish(&self.model);
+        report.finish();
         report
     }
 }

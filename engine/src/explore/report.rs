@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::Mode;
 use super::graph::StateGraph;
 use crate::hash::Digest;
-use crate::model::{Choice, Model};
+use crate::model::Choice;
 use crate::runtime::World;
 
 /// One distinct converged state.
@@ -144,7 +144,7 @@ impl Report {
     }
 
     /// Adds the divergence finding and puts findings in a stable order.
-    pub(crate) fn finish(&mut self, _model: &Model) {
+    pub(crate) fn finish(&mut self) {
         if self.divergent()
             && !self
                 .findings
