@@ -176,7 +176,10 @@ impl Model {
         let (server, log, memory) = session.finish();
         next.server = server;
         self.count_writes(&mut next, controller, writes_so_far, log.writes.len());
-        let triggered = self.deliver(world, &mut next, &log.writes);
+        let mut triggered = self.deliver(world, &mut next, &log.writes);
+        // Before this reconcile's own retry is queued: a controller retrying
+        // against a stale view does not keep its informer from delivering.
+        triggered.extend(self.settle(&mut next));
         match &outcome {
             StepOutcome::Crash => {
                 if let Some(i) = crash_index.filter(|i| self.faults.crashes[*i].once) {
@@ -228,7 +231,8 @@ impl Model {
         };
         let write = WriteRecord::new(action.request.clone(), &result, None);
         let writes = vec![write];
-        let triggered = self.deliver(world, &mut next, &writes);
+        let mut triggered = self.deliver(world, &mut next, &writes);
+        triggered.extend(self.settle(&mut next));
         let record = record.then(|| StepRecord {
             depth: next.depth,
             actor: "user".to_string(),
@@ -279,7 +283,6 @@ impl Model {
             }
         }
         self.catch_up(&before.server, next, &mut added);
-        self.settle(next, &mut added);
         let mut triggered = Vec::new();
         for p in added {
             if next.pending.insert(p.clone()).is_none() {
@@ -325,11 +328,12 @@ impl Model {
     /// no user action is left, every view still stale catches up, and its
     /// controller hears of the events it missed. Without this a window whose
     /// end the run never reaches would leave a controller blind for good.
-    fn settle(&self, next: &mut World, out: &mut BTreeSet<Pending>) {
-        let quiet =
-            out.is_empty() && next.pending.is_empty() && next.next_action >= self.actions.len();
-        if !quiet {
-            return;
+    /// Returns the requests it added. A reconcile's own retry does not count
+    /// as pending work here: it is queued after this.
+    fn settle(&self, next: &mut World) -> Vec<Pending> {
+        let mut out = BTreeSet::new();
+        if !next.pending.is_empty() || next.next_action < self.actions.len() {
+            return Vec::new();
         }
         for (i, interval) in self.staleness.intervals.iter().enumerate() {
             if next.caught_up.contains(&i) {
@@ -338,11 +342,15 @@ impl Model {
             let seq = next.server.kind_seq(&interval.kind);
             if let Some(seen) = interval.view_at(seq) {
                 for event in missed_events(&next.server, &interval.kind, seen) {
-                    self.triggers_for(&next.server, interval.controller, &event, out);
+                    self.triggers_for(&next.server, interval.controller, &event, &mut out);
                 }
                 next.caught_up.insert(i);
             }
         }
+        for p in &out {
+            next.pending.insert(p.clone());
+        }
+        out.into_iter().collect()
     }
 
     /// A restarted controller lists its primary kind again and reconciles
