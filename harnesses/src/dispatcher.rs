@@ -8,15 +8,14 @@
 //! controller guards against this with expectations or a live read; this
 //! harness leaves the bug in so that stale-read search can find it.
 
-use k8s_openapi::api::batch::v1::{Job, JobSpec};
-use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kcheck_engine::api::ObjectKey;
 use kcheck_engine::client::{Api, ListParams, PostParams};
 use kcheck_engine::runtime::{Action, Ctx, ReconcileError, Reconciler, Watches};
 use serde_json::Value;
 
-use crate::evaluation::{EvaluationJob, EvaluationJobStatus};
+use crate::evaluation::{EvaluationJob, EvaluationJobStatus, executor_job_spec};
 
 /// The label marking Jobs the dispatcher started.
 pub const DISPATCHED_BY: &str = "kcheck.dev/dispatched-by";
@@ -54,21 +53,7 @@ fn run_job(ej: &EvaluationJob, name: &str) -> Job {
             labels: Some([(DISPATCHED_BY.to_string(), "dispatcher".to_string())].into()),
             ..Default::default()
         },
-        spec: Some(JobSpec {
-            template: PodTemplateSpec {
-                spec: Some(PodSpec {
-                    containers: vec![Container {
-                        name: "executor".into(),
-                        image: Some(ej.spec.image.clone()),
-                        ..Default::default()
-                    }],
-                    restart_policy: Some("Never".into()),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-            ..Default::default()
-        }),
+        spec: Some(executor_job_spec(ej)),
         ..Default::default()
     }
 }

@@ -15,14 +15,14 @@
 
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kcheck_engine::api::ObjectKey;
 use kcheck_engine::client::{Api, PostParams};
 use kcheck_engine::runtime::{Action, Ctx, ReconcileError, Reconciler, Watches};
-use kube_core::Resource;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::common::controller_ref;
 use crate::custom::custom_resource;
 
 /// What to run.
@@ -80,7 +80,7 @@ impl EvaluationController {
     fn job_for(&self, ej: &EvaluationJob, name: &str) -> Result<Job, ReconcileError> {
         let mut meta = ObjectMeta {
             labels: Some([("kcheck.dev/evaluation".to_string(), name.to_string())].into()),
-            owner_references: Some(vec![owner_ref(ej)?]),
+            owner_references: Some(vec![controller_ref(ej)?]),
             ..Default::default()
         };
         if self.idempotent {
@@ -88,24 +88,11 @@ impl EvaluationController {
         } else {
             meta.generate_name = Some(format!("{name}-"));
         }
-        let container = Container {
-            name: "executor".into(),
-            image: Some(ej.spec.image.clone()),
-            ..Default::default()
-        };
         Ok(Job {
             metadata: meta,
             spec: Some(JobSpec {
                 backoff_limit: Some(0),
-                template: PodTemplateSpec {
-                    spec: Some(PodSpec {
-                        containers: vec![container],
-                        restart_policy: Some("Never".into()),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                },
-                ..Default::default()
+                ..executor_job_spec(ej)
             }),
             ..Default::default()
         })
@@ -128,19 +115,24 @@ impl EvaluationController {
     }
 }
 
-fn owner_ref(ej: &EvaluationJob) -> Result<OwnerReference, ReconcileError> {
-    Ok(OwnerReference {
-        api_version: EvaluationJob::api_version(&()).into_owned(),
-        kind: EvaluationJob::kind(&()).into_owned(),
-        name: ej.metadata.name.clone().unwrap_or_default(),
-        uid: ej
-            .metadata
-            .uid
-            .clone()
-            .ok_or_else(|| ReconcileError::msg("EvaluationJob has no uid"))?,
-        controller: Some(true),
-        block_owner_deletion: Some(true),
-    })
+/// A Job spec running the evaluation's executor image once.
+pub(crate) fn executor_job_spec(ej: &EvaluationJob) -> JobSpec {
+    let container = Container {
+        name: "executor".into(),
+        image: Some(ej.spec.image.clone()),
+        ..Default::default()
+    };
+    JobSpec {
+        template: PodTemplateSpec {
+            spec: Some(PodSpec {
+                containers: vec![container],
+                restart_policy: Some("Never".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
 }
 
 /// The phase an EvaluationJob reports for its Job.
