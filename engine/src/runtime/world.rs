@@ -83,8 +83,18 @@ impl Fingerprint {
         hasher.update(&(world.pending.len() as u64).to_le_bytes());
         for p in &world.pending {
             hasher.update(&(p.controller as u64).to_le_bytes());
-            hasher.update(p.object.to_string().as_bytes());
-            hasher.update(&[0]);
+            // The key's parts, each ended by a zero byte: no string is
+            // formatted on this hot path.
+            let key = &p.object;
+            for part in [
+                key.kind.group.as_str(),
+                key.kind.kind.as_str(),
+                key.namespace.as_deref().unwrap_or(""),
+                key.name.as_str(),
+            ] {
+                hasher.update(part.as_bytes());
+                hasher.update(&[0]);
+            }
         }
         hasher.update(&(world.next_action as u64).to_le_bytes());
         for (c, m) in &world.memory {
