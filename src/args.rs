@@ -80,9 +80,51 @@ pub struct ExploreArgs {
     /// Stop cleanly after about N states; the result says it is incomplete.
     #[arg(long, value_name = "N")]
     pub max_states: Option<u64>,
+    /// Stop cleanly after this many seconds; the result says it is
+    /// incomplete.
+    #[arg(long, value_name = "SECONDS")]
+    pub time_budget: Option<u64>,
+    /// Stop cleanly once kcheck's resident memory reaches SIZE (e.g. 4G,
+    /// 512M, or bytes); the default is three quarters of the machine's
+    /// memory.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_memory: Option<u64>,
+    /// Exit 0 even when a budget or the depth limit cut the search short
+    /// (findings and failed expectations still exit 1).
+    #[arg(long)]
+    pub allow_incomplete: bool,
     /// Worker threads; 0 uses every core. Results do not depend on it.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub threads: usize,
+}
+
+/// A size in bytes: `4G`, `512M`, `64K` (binary units, an optional `i`
+/// or `iB`), or a plain number of bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let shift = match unit
+        .to_ascii_uppercase()
+        .trim_end_matches("IB")
+        .trim_end_matches('B')
+    {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        _ => return Err(format!("unknown unit {unit:?}: use K, M, G or T (e.g. 4G)")),
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size such as 4G, 512M or 1000000"))?;
+    let bytes = value * (1u64 << shift) as f64;
+    if !(bytes >= 1.0 && bytes < u64::MAX as f64) {
+        return Err(format!("{text:?} is not a usable size"));
+    }
+    Ok(bytes as u64)
 }
 
 /// `kcheck run`.
@@ -112,7 +154,8 @@ pub struct CheckArgs {
     /// Scenario files.
     #[arg(required = true, value_name = "SCENARIO")]
     pub scenarios: Vec<PathBuf>,
-    /// Rewrite each scenario's `expect` with what the run found.
+    /// Rewrite each scenario's `expect` with what the run found (refused
+    /// when it has findings the `expect` block does not list).
     #[arg(long)]
     pub update: bool,
     /// Worker threads; 0 uses every core. Results do not depend on it.
@@ -145,12 +188,10 @@ pub struct HuntArgs {
     /// Where to write one folder per finding (REPORT.md and trace.jsonl).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Exploration settings of every phase.
+    /// Exploration settings of every phase (`--time-budget` and
+    /// `--max-states` are the whole hunt's).
     #[command(flatten)]
     pub explore: ExploreArgs,
-    /// Stop starting phases after this many seconds.
-    #[arg(long, value_name = "SECONDS")]
-    pub time_budget: Option<u64>,
     /// Only these phase kinds (comma-separated); the baseline always runs.
     #[arg(long, value_enum, value_delimiter = ',')]
     pub only: Vec<PhaseArg>,
@@ -173,4 +214,20 @@ pub struct ListArgs {
     /// Where to look for scenarios.
     #[arg(long, default_value = "scenarios", value_name = "DIR")]
     pub scenarios: PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_take_binary_units() {
+        assert_eq!(parse_size("4G"), Ok(4 << 30));
+        assert_eq!(parse_size("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_size("1.5k"), Ok(1536));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert!(parse_size("4X").is_err());
+        assert!(parse_size("G").is_err());
+        assert!(parse_size("0").is_err());
+    }
 }

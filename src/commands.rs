@@ -11,7 +11,7 @@ use kcheck_engine::trace::{
 };
 
 use crate::args::{CheckArgs, ExploreArgs, ListArgs, RunArgs, TraceArgs};
-use crate::explore::{self, Loaded, Settings, expect_from};
+use crate::explore::{self, Expectation, Loaded, Settings, expect_from};
 use crate::{output, progress};
 
 /// Exit code 1: a finding, a failed expectation, a trace that does not
@@ -31,11 +31,15 @@ fn load_all(paths: &[std::path::PathBuf]) -> Result<Vec<Loaded>> {
     paths.iter().map(|p| explore::load(p)).collect()
 }
 
-fn exit_code(failed: bool, interrupted: bool) -> ExitCode {
+/// 1 for a finding or a failed expectation, then 130 for Ctrl-C, then 1
+/// for a search cut short that the user did not accept, else 0.
+fn exit_code(failed: bool, interrupted: bool, cut_short: bool) -> ExitCode {
     if failed {
         ExitCode::from(FOUND)
     } else if interrupted {
         ExitCode::from(INTERRUPTED)
+    } else if cut_short {
+        ExitCode::from(FOUND)
     } else {
         ExitCode::SUCCESS
     }
@@ -52,7 +56,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         .map(|l| Settings::resolve(l, &args.explore, args.graph.is_some()))
         .collect::<Result<Vec<_>>>()?;
     let stop = progress::stop_flag();
-    let (mut failed, mut interrupted) = (false, false);
+    let (mut failed, mut interrupted, mut cut_short) = (false, false, false);
     for (i, (l, s)) in loaded.iter().zip(&settings).enumerate() {
         if progress::interrupted() {
             eprintln!("kcheck: not run (interrupted): {}", l.file.display());
@@ -81,8 +85,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         }
         failed |= o.failed();
         interrupted |= o.interrupted;
+        cut_short |= o.cut_short();
     }
-    Ok(exit_code(failed, interrupted))
+    Ok(exit_code(failed, interrupted, cut_short))
 }
 
 /// `kcheck check`.
@@ -106,71 +111,118 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
         }
         let o = explore::run(l, s, None, stop.clone())?;
         interrupted |= o.interrupted;
-        let r = &o.report;
-        let summary = format!(
-            "{} converged {} in {:.2} s",
-            r.converged.len(),
-            if r.converged.len() == 1 {
-                "state"
-            } else {
-                "states"
-            },
-            r.stats.seconds
-        );
-        let file = l.file.display();
-        if args.update {
-            if !r.complete {
-                failed = true;
-                say(&format!(
-                    "FAILED  {}: not updated: the search was incomplete\n",
-                    o.name
-                ));
-                continue;
-            }
-            Scenario::write_expect(&l.file, &expect_from(r)).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let hashes: Vec<String> = r.converged.iter().map(|c| c.hash.short()).collect();
-            say(&format!(
-                "updated {}: expect {summary} ({}) written to {file}\n",
-                o.name,
-                hashes.join(", ")
-            ));
-            continue;
-        }
-        match &o.expectation {
-            None => {
-                failed = true;
-                say(&format!(
-                    "FAILED  {}: the scenario has no `expect` section; `kcheck check --update {file}` records the current result\n",
-                    o.name
-                ));
-            }
-            Some(problems) if problems.is_empty() => {
-                say(&format!("ok      {}: {summary}, as expected\n", o.name));
-            }
-            Some(problems) => {
-                failed = true;
-                say(&format!(
-                    "FAILED  {}: {summary}, not as expected:\n",
-                    o.name
-                ));
-                for p in problems {
-                    say(&format!("          {p}\n"));
-                }
-                say(&format!(
-                    "        `kcheck run {file} --trace-dir traces` writes traces of each state; `kcheck check --update {file}` accepts the new result\n"
-                ));
-            }
-        }
-        if !r.findings.is_empty() {
-            let kinds: Vec<&str> = r.findings.iter().map(|f| f.kind.name()).collect();
-            say(&format!(
-                "        note: {} finding(s) ({}); `kcheck run {file}` shows them\n",
-                r.findings.len(),
-                kinds.join(", ")
-            ));
-        }
+        let verdict = if args.update {
+            update_expect(l, &o)?
+        } else {
+            check_expect(l, &o)
+        };
+        failed |= verdict.is_err();
+        say(&match verdict {
+            Ok(text) | Err(text) => text,
+        });
     }
-    Ok(exit_code(failed, interrupted))
+    Ok(exit_code(failed, interrupted, false))
+}
+
+/// What a check found: `Ok` lines for a pass, `Err` lines for a failure.
+type Verdict = std::result::Result<String, String>;
+
+/// `3 converged states in 0.12 s`.
+fn check_summary(o: &explore::Outcome) -> String {
+    let r = &o.report;
+    format!(
+        "{} converged {} in {:.2} s",
+        r.converged.len(),
+        if r.converged.len() == 1 {
+            "state"
+        } else {
+            "states"
+        },
+        r.stats.seconds
+    )
+}
+
+/// Why a search cut short cannot be checked, with what to do about it.
+fn incomplete_text(o: &explore::Outcome) -> String {
+    let cuts: Vec<String> = o
+        .report
+        .cuts
+        .iter()
+        .map(|c| output::cut_text(c, o))
+        .collect();
+    cuts.join("; ")
+}
+
+/// `kcheck check` of one scenario: the result against its `expect` block.
+fn check_expect(l: &Loaded, o: &explore::Outcome) -> Verdict {
+    let file = l.file.display();
+    let name = &o.name;
+    let summary = check_summary(o);
+    if !o.report.complete() {
+        return Err(format!(
+            "FAILED  {name}: the search was cut short ({}); a check never passes an incomplete search\n",
+            incomplete_text(o)
+        ));
+    }
+    match &o.expectation {
+        Expectation::Compared(problems) if problems.is_empty() => {
+            Ok(format!("ok      {name}: {summary}, as expected\n"))
+        }
+        Expectation::Compared(problems) => {
+            let mut out = format!("FAILED  {name}: {summary}, not as expected:\n");
+            for p in problems {
+                out.push_str(&format!("          {p}\n"));
+            }
+            out.push_str(&format!(
+                "        `kcheck run {file} --trace-dir traces` writes traces of each state and finding; `kcheck check --update {file}` accepts the new result\n"
+            ));
+            Err(out)
+        }
+        Expectation::Absent | Expectation::Skipped(_) => Err(format!(
+            "FAILED  {name}: the scenario has no `expect` section; `kcheck check --update {file}` records the current result\n"
+        )),
+    }
+}
+
+/// `kcheck check --update` of one scenario: records the result as its
+/// `expect` block, unless the search was cut short or found what the block
+/// does not already expect.
+fn update_expect(l: &Loaded, o: &explore::Outcome) -> Result<Verdict> {
+    let file = l.file.display();
+    let name = &o.name;
+    let r = &o.report;
+    if !r.complete() {
+        return Ok(Err(format!(
+            "FAILED  {name}: not updated: the search was cut short ({})\n",
+            incomplete_text(o)
+        )));
+    }
+    let expected = l
+        .scenario
+        .expect()
+        .map(|e| e.findings.as_slice())
+        .unwrap_or_default();
+    let unexpected: Vec<String> = r
+        .findings
+        .iter()
+        .filter(|f| !expected.contains(&f.kind))
+        .map(|f| format!("          {}: {}\n", f.kind.name(), f.message))
+        .collect();
+    if !unexpected.is_empty() {
+        let mut kinds: Vec<&str> = r.findings.iter().map(|f| f.kind.name()).collect();
+        kinds.dedup();
+        return Ok(Err(format!(
+            "FAILED  {name}: not updated: the run has findings that `expect` does not list:\n{}        fix them, or, if the scenario demonstrates them, pin them in {file} with \"expect\": {{\"findings\": {kinds:?}, ...}} and update again\n",
+            unexpected.concat(),
+        )));
+    }
+    Scenario::write_expect(&l.file, &expect_from(r)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let hashes: Vec<String> = r.converged.iter().map(|c| c.hash.short()).collect();
+    Ok(Ok(format!(
+        "updated {name}: expect {} ({}) written to {file}\n",
+        check_summary(o),
+        hashes.join(", ")
+    )))
 }
 
 /// `kcheck replay`.

@@ -5,13 +5,16 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use kcheck_engine::Model;
-use kcheck_engine::explore::{Explorer, Finding, Mode, Report};
+use kcheck_engine::explore::{
+    self, Cut, Explorer, Finding, FindingKind, Mode, PathError, Report, reconcile_errors,
+};
 use kcheck_engine::hash::Digest;
 use kcheck_engine::scenario::{Expect, ExploreOverrides, Scenario};
 use kcheck_engine::trace::{FindingInfo, TraceMeta, write_trace};
+use kcheck_engine::{Choice, Model};
 
 use crate::args::ExploreArgs;
 use crate::progress::Progress;
@@ -56,6 +59,12 @@ pub struct Settings {
     pub trial: Option<u64>,
     /// State budget.
     pub max_states: Option<u64>,
+    /// Time budget.
+    pub time_budget: Option<Duration>,
+    /// Memory budget in bytes (by default three quarters of the machine's).
+    pub max_memory: Option<u64>,
+    /// A search cut short does not fail the run.
+    pub allow_incomplete: bool,
     /// Worker threads (0: every core).
     pub threads: usize,
     /// Keep the state graph.
@@ -83,6 +92,16 @@ impl Settings {
                 spec.mode.name()
             );
         }
+        if let Some(t) = args.trial
+            && t >= spec.trials
+        {
+            bail!(
+                "--trial {t} is beyond scenario {name}'s {} trials (numbered 0 to {}); raise --trials or pick a trial below {}",
+                spec.trials,
+                spec.trials.saturating_sub(1),
+                spec.trials
+            );
+        }
         if keep_graph && spec.mode != Mode::Exhaustive {
             bail!(
                 "--graph needs exhaustive mode, and scenario {name} runs in {} mode; add --mode exhaustive",
@@ -96,6 +115,11 @@ impl Settings {
             seed: spec.seed,
             trial: args.trial,
             max_states: args.max_states,
+            time_budget: args.time_budget.map(Duration::from_secs),
+            max_memory: args
+                .max_memory
+                .or_else(|| explore::machine_bytes().map(|b| b / 4 * 3)),
+            allow_incomplete: args.allow_incomplete,
             threads: args.threads,
             keep_graph,
         })
@@ -118,22 +142,57 @@ pub struct Outcome {
     pub converged_traces: Vec<Option<PathBuf>>,
     /// The trace written for each finding, when traces are written.
     pub finding_traces: Vec<Option<PathBuf>>,
-    /// How the result compares with the scenario's `expect` (None: the
-    /// scenario has none).
-    pub expectation: Option<Vec<String>>,
+    /// How the result compares with the scenario's `expect`.
+    pub expectation: Expectation,
+    /// What the user should know that is not a finding.
+    pub warnings: Vec<Warning>,
+    /// The reconcile errors on each finding's path (livelocks and depth
+    /// limits: what kept it from converging).
+    pub finding_errors: Vec<Vec<PathError>>,
+    /// The reconcile errors on a path cut at the depth limit.
+    pub cut_errors: Vec<PathError>,
     /// The run was interrupted (Ctrl-C).
     pub interrupted: bool,
+}
+
+/// How a result compares with the scenario's `expect` block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expectation {
+    /// The scenario has no `expect` block.
+    Absent,
+    /// Not compared, and why: one Monte Carlo trial alone says nothing of
+    /// the whole run's states.
+    Skipped(&'static str),
+    /// Compared: the differences, as sentences; empty when it holds.
+    Compared(Vec<String>),
+}
+
+impl Expectation {
+    /// Compared, and it does not hold.
+    pub fn failed(&self) -> bool {
+        matches!(self, Expectation::Compared(p) if !p.is_empty())
+    }
+}
+
+/// Something a user should know that is not a finding: a likely mistake in
+/// the scenario, or a user action the server refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Warning {
+    /// `unwatched_kind`, `missing_namespace`, `refused_action`, ...
+    pub kind: &'static str,
+    /// What happened and what to do, for people.
+    pub message: String,
 }
 
 impl Outcome {
     /// Findings, or an expectation that does not hold.
     pub fn failed(&self) -> bool {
-        !self.report.findings.is_empty() || self.expectation_failed()
+        !self.report.findings.is_empty() || self.expectation.failed()
     }
 
-    /// The scenario has an `expect` and the result differs from it.
-    pub fn expectation_failed(&self) -> bool {
-        self.expectation.as_ref().is_some_and(|p| !p.is_empty())
+    /// The search was cut short and the user did not accept that.
+    pub fn cut_short(&self) -> bool {
+        !self.report.complete() && !self.settings.allow_incomplete
     }
 }
 
@@ -152,6 +211,8 @@ pub fn run(
         .trials(settings.trials)
         .seed(settings.seed)
         .max_states(settings.max_states)
+        .time_budget(settings.time_budget)
+        .max_memory(settings.max_memory)
         .keep_graph(settings.keep_graph)
         .stop_flag(stop.clone());
     if let Some(i) = settings.trial {
@@ -171,10 +232,32 @@ pub fn run(
             vec![None; report.findings.len()],
         ),
     };
-    let expectation = loaded
-        .scenario
-        .expect()
-        .map(|e| compare_with_expect(e, &report));
+    let expectation = match loaded.scenario.expect() {
+        None => Expectation::Absent,
+        Some(_) if settings.trial.is_some() => {
+            Expectation::Skipped("one trial alone is not the whole run that `expect` describes")
+        }
+        Some(e) => Expectation::Compared(compare_with_expect(e, &report)),
+    };
+    let warnings = refusal_warnings(&loaded.model, &report);
+    let finding_errors = report
+        .findings
+        .iter()
+        .map(|f| match f.kind {
+            FindingKind::Livelock | FindingKind::DepthLimit => {
+                reconcile_errors(&loaded.model, &f.path)
+            }
+            _ => Vec::new(),
+        })
+        .collect();
+    let cut_errors = report
+        .cuts
+        .iter()
+        .find_map(|c| match c {
+            Cut::DepthLimit { example, .. } => Some(reconcile_errors(&loaded.model, example)),
+            _ => None,
+        })
+        .unwrap_or_default();
     Ok(Outcome {
         name: loaded.scenario.name().to_string(),
         description: loaded.scenario.description().map(str::to_string),
@@ -184,8 +267,27 @@ pub fn run(
         converged_traces,
         finding_traces,
         expectation,
+        warnings,
+        finding_errors,
+        cut_errors,
         interrupted,
     })
+}
+
+/// A warning per user action the server refused.
+fn refusal_warnings(model: &Model, report: &Report) -> Vec<Warning> {
+    report
+        .refused
+        .iter()
+        .map(|r| Warning {
+            kind: "refused_action",
+            message: format!(
+                "user action {} was refused by the server: {} (it is not retried; check its target and body)",
+                model.describe(&Choice::User { index: r.index }),
+                r.message
+            ),
+        })
+        .collect()
 }
 
 /// The differences between a result and an `expect` section, as sentences;
@@ -217,7 +319,24 @@ pub fn compare_with_expect(expect: &Expect, report: &Report) -> Vec<String> {
             }
         }
     }
-    if !problems.is_empty() && !report.complete {
+    for f in &report.findings {
+        if !expect.findings.contains(&f.kind) {
+            problems.push(format!(
+                "finding not expected: {}: {}",
+                f.kind.name(),
+                f.message
+            ));
+        }
+    }
+    for kind in &expect.findings {
+        if !report.findings.iter().any(|f| f.kind == *kind) {
+            problems.push(format!(
+                "expected a {} finding, and there was none",
+                kind.name()
+            ));
+        }
+    }
+    if !problems.is_empty() && !report.complete() {
         problems.push("(the search was incomplete, which may explain the difference)".into());
     }
     problems
@@ -235,9 +354,13 @@ pub fn paths_word(mode: Mode) -> &'static str {
 pub fn expect_from(report: &Report) -> Expect {
     let mut hashes: Vec<Digest> = report.hashes();
     hashes.sort();
+    let mut findings: Vec<FindingKind> = report.findings.iter().map(|f| f.kind.clone()).collect();
+    findings.sort();
+    findings.dedup();
     Expect {
         converged_states: Some(report.converged.len()),
         converged_hashes: Some(hashes),
+        findings,
     }
 }
 

@@ -4,12 +4,11 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
 use kcheck_engine::Model;
-use kcheck_engine::explore::{Mode, ObjectDiff, diff_states};
+use kcheck_engine::explore::{Cut, Mode, ObjectDiff, diff_states};
 use kcheck_engine::hash::Digest;
 use kcheck_engine::hunt::{Hunt, HuntFinding, HuntProgress, HuntReport, Phase, PhaseKind};
 use kcheck_engine::scenario::Scenario;
@@ -55,20 +54,36 @@ pub fn hunt(args: HuntArgs) -> Result<ExitCode> {
         .seed(settings.seed)
         .threads(settings.threads)
         .max_states(settings.max_states)
-        .time_budget(args.time_budget.map(Duration::from_secs))
+        .time_budget(settings.time_budget)
+        .max_memory(settings.max_memory)
         .stop_flag(stop);
     if !kinds.is_empty() {
         hunt = hunt.only(&kinds);
     }
     let bar = progress::hunt_bar(loaded.scenario.name());
+    let mut heartbeat = None;
     if let Some(bar) = bar.clone() {
         hunt = hunt.progress(Arc::new(move |p: HuntProgress| {
             bar.set_length(p.phases as u64);
             bar.set_position(p.phases_done as u64);
             bar.set_message(format!("{} states", p.states));
         }));
+    } else {
+        let latest = Arc::new(Mutex::new(None::<HuntProgress>));
+        let seen = latest.clone();
+        heartbeat = Some(progress::Heartbeat::start(
+            format!("hunt {}", loaded.scenario.name()),
+            move |_| match *seen.lock().expect("progress lock") {
+                Some(p) => format!("{}/{} phases, {} states", p.phases_done, p.phases, p.states),
+                None => "reference run and baseline".to_string(),
+            },
+        ));
+        hunt = hunt.progress(Arc::new(move |p: HuntProgress| {
+            *latest.lock().expect("progress lock") = Some(p);
+        }));
     }
     let report = hunt.run();
+    drop(heartbeat);
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -92,6 +107,8 @@ pub fn hunt(args: HuntArgs) -> Result<ExitCode> {
         ExitCode::from(1)
     } else if interrupted {
         ExitCode::from(130)
+    } else if !report.complete() && !settings.allow_incomplete {
+        ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
@@ -340,13 +357,8 @@ fn human(
         report.states,
         report.seconds
     );
-    if !report.complete {
-        let why = if interrupted {
-            "interrupted by Ctrl-C"
-        } else {
-            "cut short by the budget"
-        };
-        let _ = writeln!(out, "status     INCOMPLETE: {why}");
+    if !report.complete() {
+        incomplete_lines(&mut out, loaded, report, interrupted);
     }
     if report.findings.is_empty() {
         let _ = writeln!(out, "findings   none");
@@ -371,17 +383,91 @@ fn human(
             let _ = writeln!(out, "      WARNING the trace does not replay: {p}");
         }
     }
-    let result = if report.findings.is_empty() {
-        if report.complete {
-            "ok"
-        } else {
-            "nothing found so far (incomplete)"
-        }
-    } else {
+    let result = if !report.findings.is_empty() {
         "FINDINGS"
+    } else if report.complete() {
+        "ok"
+    } else if settings.allow_incomplete {
+        "ok, incomplete (nothing found in what was explored; accepted: --allow-incomplete)"
+    } else {
+        "INCOMPLETE (nothing found in what was explored; --allow-incomplete accepts a hunt cut short)"
     };
     let _ = writeln!(out, "result     {result}");
     out
+}
+
+/// What a cut means in a hunt, with the flag that changes it.
+fn hunt_cut_text(cut: &Cut, interrupted: bool) -> String {
+    match cut {
+        Cut::Stopped if interrupted => "interrupted by Ctrl-C".to_string(),
+        Cut::MaxStates(_) => format!(
+            "{cut} (a phase stops at 50 times the baseline's states, at least 50,000; the whole hunt at --max-states)"
+        ),
+        Cut::Time(_) => format!("{cut} (--time-budget)"),
+        Cut::Memory { .. } => format!("{cut} (--max-memory)"),
+        Cut::DepthLimit { max_depth, .. } => format!(
+            "{cut}; try --max-depth {}",
+            max_depth.saturating_mul(2).max(1)
+        ),
+        _ => cut.to_string(),
+    }
+}
+
+/// The baseline and the phases that did not run to the end, each with
+/// what cut it.
+fn incomplete_parts(
+    loaded: &Loaded,
+    report: &HuntReport,
+    interrupted: bool,
+) -> Vec<(String, Vec<String>)> {
+    let text = |cuts: &[Cut]| -> Vec<String> {
+        cuts.iter().map(|c| hunt_cut_text(c, interrupted)).collect()
+    };
+    let mut out = Vec::new();
+    if !report.baseline.complete() {
+        out.push(("baseline".to_string(), text(&report.baseline.cuts)));
+    }
+    for p in report.phases.iter().filter(|p| !p.complete()) {
+        let mut cuts = text(&p.cuts);
+        if !p.ran {
+            cuts = cuts.into_iter().map(|c| format!("not run: {c}")).collect();
+        }
+        out.push((p.phase.describe(&loaded.model), cuts));
+    }
+    out
+}
+
+/// `status INCOMPLETE` and a line per part that was cut, grouped by why.
+fn incomplete_lines(out: &mut String, loaded: &Loaded, report: &HuntReport, interrupted: bool) {
+    const SHOWN: usize = 3;
+    let mut by_cut: Vec<(String, Vec<String>)> = Vec::new();
+    for (part, cuts) in incomplete_parts(loaded, report, interrupted) {
+        let why = cuts.join("; ");
+        match by_cut.iter_mut().find(|(w, _)| *w == why) {
+            Some((_, parts)) => parts.push(part),
+            None => by_cut.push((why, vec![part])),
+        }
+    }
+    let _ = writeln!(out, "status     INCOMPLETE");
+    for (why, parts) in by_cut {
+        let _ = writeln!(
+            out,
+            "  {} cut: {why}",
+            if parts.len() == 1 {
+                parts[0].clone()
+            } else {
+                format!("{} parts", parts.len())
+            }
+        );
+        if parts.len() > 1 {
+            for p in parts.iter().take(SHOWN) {
+                let _ = writeln!(out, "      {p}");
+            }
+            if parts.len() > SHOWN {
+                let _ = writeln!(out, "      ... and {} more", parts.len() - SHOWN);
+            }
+        }
+    }
 }
 
 fn json_result(
@@ -396,7 +482,11 @@ fn json_result(
         "scenario": loaded.scenario.name(),
         "file": loaded.file.display().to_string(),
         "mode": settings.mode.name(),
-        "complete": report.complete,
+        "complete": report.complete(),
+        "incomplete": incomplete_parts(loaded, report, interrupted)
+            .into_iter()
+            .map(|(part, cuts)| json!({"phase": part, "cuts": cuts}))
+            .collect::<Vec<_>>(),
         "interrupted": interrupted,
         "reference": report.reference.converged.first().map(|c| json!({
             "hash": c.hash.to_hex(),

@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use kcheck_engine::explore::{Mode, ObjectDiff, diff_states};
+use kcheck_engine::explore::{Cut, Mode, ObjectDiff, PathError, diff_states};
 use kcheck_engine::hash::Digest;
 use serde_json::{Value, json};
 
-use crate::explore::{Outcome, paths_word};
+use crate::explore::{Expectation, Outcome, paths_word};
 
 /// A number of paths for JSON: an integer when it fits in 64 bits, else a
 /// floating-point number (exhaustive path counts grow exponentially).
@@ -44,7 +44,14 @@ pub fn json(o: &Outcome) -> Value {
         "scenario": o.name,
         "file": o.file.display().to_string(),
         "mode": r.mode.name(),
-        "complete": r.complete,
+        "complete": r.complete(),
+        "cuts": r.cuts.iter().map(|c| {
+            let mut cut = json!({"kind": c.name(), "message": cut_text(c, o)});
+            if matches!(c, Cut::DepthLimit { .. }) {
+                cut["reconcile_errors"] = errors_json(&o.cut_errors);
+            }
+            cut
+        }).collect::<Vec<_>>(),
         "interrupted": o.interrupted,
         "converged_states": r.converged.iter().zip(&o.converged_traces).map(|(c, t)| json!({
             "hash": c.hash.to_hex(),
@@ -53,12 +60,13 @@ pub fn json(o: &Outcome) -> Value {
             "trace": path_text(t),
         })).collect::<Vec<_>>(),
         "divergent": r.divergent(),
-        "findings": r.findings.iter().zip(&o.finding_traces).map(|(f, t)| json!({
+        "findings": r.findings.iter().zip(&o.finding_traces).zip(&o.finding_errors).map(|((f, t), e)| json!({
             "kind": f.kind.name(),
             "message": f.message,
             "occurrences": f.occurrences,
             "path_length": f.path.len(),
             "trace": path_text(t),
+            "reconcile_errors": errors_json(e),
         })).collect::<Vec<_>>(),
         "stats": {
             "states": s.states,
@@ -69,6 +77,7 @@ pub fn json(o: &Outcome) -> Value {
             "max_depth": o.settings.max_depth,
             "max_depth_reached": s.max_depth_reached,
             "depth_limited": s.depth_limited,
+            "longest_converged": s.longest_converged,
         },
         "differences": differences(o).iter().map(|(a, b, d)| json!({
             "from": a.to_hex(),
@@ -76,10 +85,15 @@ pub fn json(o: &Outcome) -> Value {
             "objects": d,
         })).collect::<Vec<_>>(),
         "expect": match &o.expectation {
-            None => Value::Null,
-            Some(problems) => json!({"holds": problems.is_empty(), "problems": problems}),
+            Expectation::Absent => Value::Null,
+            Expectation::Skipped(why) => json!({"skipped": why}),
+            Expectation::Compared(problems) => json!({"holds": problems.is_empty(), "problems": problems}),
         },
-        "ok": !o.failed(),
+        "warnings": o.warnings.iter().map(|w| json!({
+            "kind": w.kind,
+            "message": w.message,
+        })).collect::<Vec<_>>(),
+        "ok": !o.failed() && !o.cut_short() && !o.interrupted,
     });
     if r.mode == Mode::MonteCarlo {
         out["seed"] = json!(o.settings.seed);
@@ -88,6 +102,20 @@ pub fn json(o: &Outcome) -> Value {
         out["trial_outcomes"] = json!(outcome_counts(o));
     }
     out
+}
+
+fn errors_json(errors: &[PathError]) -> Value {
+    errors
+        .iter()
+        .map(|e| {
+            json!({
+                "controller": e.controller,
+                "object": e.object,
+                "message": e.message,
+                "times": e.times,
+            })
+        })
+        .collect()
 }
 
 /// For a divergent result: how each other converged state differs from
@@ -242,26 +270,21 @@ pub fn human(o: &Outcome) -> String {
             }
         );
     }
-    if !r.complete {
-        let why = if o.interrupted {
-            "interrupted by Ctrl-C".to_string()
-        } else {
-            match o.settings.max_states {
-                Some(m) => format!("stopped at the --max-states budget of {m}"),
-                None => "stopped early".to_string(),
-            }
-        };
-        let _ = writeln!(
-            out,
-            "status     INCOMPLETE: {why}; the results below cover only what was explored"
-        );
+    for cut in &r.cuts {
+        let _ = writeln!(out, "status     INCOMPLETE: {}", cut_text(cut, o));
+        if matches!(cut, Cut::DepthLimit { .. }) {
+            path_errors(&mut out, &o.cut_errors);
+        }
     }
-    if s.depth_limited > 0 {
+    if !r.complete() {
         let _ = writeln!(
             out,
-            "cut        {} at the depth limit {} (counted, not findings; the `converged` invariant makes them findings)",
-            plural(s.depth_limited, "path", "paths"),
-            o.settings.max_depth
+            "           the results below cover only what was explored{}",
+            if o.settings.allow_incomplete {
+                " (accepted: --allow-incomplete)"
+            } else {
+                ""
+            }
         );
     }
 
@@ -299,14 +322,27 @@ pub fn human(o: &Outcome) -> String {
         let _ = writeln!(out, "findings   none");
     } else {
         let _ = writeln!(out, "findings   {}", r.findings.len());
-        for (f, t) in r.findings.iter().zip(&o.finding_traces) {
+        for ((f, t), errors) in r
+            .findings
+            .iter()
+            .zip(&o.finding_traces)
+            .zip(&o.finding_errors)
+        {
             let times = if f.occurrences > 1 {
                 format!(" (seen {} times)", f.occurrences)
             } else {
                 String::new()
             };
             let _ = writeln!(out, "  {}: {}{times}", f.kind.name(), f.message);
+            path_errors(&mut out, errors);
             trace_lines(&mut out, t, "      ");
+        }
+    }
+    failing_trials(&mut out, o);
+    if !o.warnings.is_empty() {
+        let _ = writeln!(out, "warnings   {}", o.warnings.len());
+        for w in &o.warnings {
+            let _ = writeln!(out, "  {}: {}", w.kind, w.message);
         }
     }
     let traces_written = o
@@ -322,11 +358,14 @@ pub fn human(o: &Outcome) -> String {
         );
     }
     match &o.expectation {
-        None => {}
-        Some(problems) if problems.is_empty() => {
+        Expectation::Absent => {}
+        Expectation::Skipped(why) => {
+            let _ = writeln!(out, "expect     not compared: {why}");
+        }
+        Expectation::Compared(problems) if problems.is_empty() => {
             let _ = writeln!(out, "expect     holds");
         }
-        Some(problems) => {
+        Expectation::Compared(problems) => {
             let _ = writeln!(out, "expect     FAILED");
             for p in problems {
                 let _ = writeln!(out, "  {p}");
@@ -338,13 +377,98 @@ pub fn human(o: &Outcome) -> String {
             "FINDINGS ({})",
             plural(r.findings.len() as u64, "finding", "findings")
         )
-    } else if o.expectation_failed() {
+    } else if o.expectation.failed() {
         "EXPECTATION FAILED".to_string()
-    } else if !r.complete {
-        "nothing found so far (incomplete)".to_string()
+    } else if o.cut_short() {
+        "INCOMPLETE (nothing found in what was explored; --allow-incomplete accepts a search cut short)"
+            .to_string()
+    } else if !r.complete() {
+        "ok, incomplete (nothing found in what was explored)".to_string()
     } else {
         "ok".to_string()
     };
     let _ = writeln!(out, "result     {result}");
     out
+}
+
+/// A cut for people, with the flag that changes it.
+pub fn cut_text(cut: &Cut, o: &Outcome) -> String {
+    let s = &o.report.stats;
+    match cut {
+        Cut::Stopped if o.interrupted => "interrupted by Ctrl-C".to_string(),
+        Cut::MaxStates(_) => format!("{cut} (--max-states)"),
+        Cut::Time(_) => format!("{cut} (--time-budget)"),
+        Cut::Memory { .. } => {
+            format!("{cut} (--max-memory; by default three quarters of the machine's memory)")
+        }
+        Cut::DepthLimit { max_depth, .. } => {
+            let longest = match s.longest_converged {
+                Some(n) => format!("the longest converged path took {n} steps"),
+                None => "no path converged".to_string(),
+            };
+            format!(
+                "{cut}; {longest}; try --max-depth {} (or the `converged` invariant to make such paths findings)",
+                max_depth.saturating_mul(2).max(1)
+            )
+        }
+        _ => cut.to_string(),
+    }
+}
+
+/// The reconcile errors on a path that did not converge: the likely reason
+/// it did not.
+fn path_errors(out: &mut String, errors: &[PathError]) {
+    const SHOWN: usize = 3;
+    for e in errors.iter().take(SHOWN) {
+        let _ = writeln!(
+            out,
+            "      error   {} on {} failed {}: {}",
+            e.controller,
+            e.object,
+            plural(e.times, "time", "times"),
+            e.message
+        );
+    }
+    if errors.len() > SHOWN {
+        let _ = writeln!(
+            out,
+            "      ... and {} more reconcile errors",
+            errors.len() - SHOWN
+        );
+    }
+}
+
+/// Monte Carlo: the trials that did not converge, each with the command
+/// that reruns it alone.
+fn failing_trials(out: &mut String, o: &Outcome) {
+    const SHOWN: usize = 10;
+    let failing: Vec<_> = o
+        .report
+        .trials
+        .iter()
+        .filter(|t| t.outcome != "converged" && t.outcome != "stopped")
+        .collect();
+    if failing.is_empty() || o.settings.trial.is_some() {
+        return;
+    }
+    let listed: Vec<String> = failing
+        .iter()
+        .take(SHOWN)
+        .map(|t| format!("{} ({})", t.trial, t.outcome))
+        .collect();
+    let more = if failing.len() > SHOWN {
+        format!(
+            ", and {} more (all in --json `trials`)",
+            failing.len() - SHOWN
+        )
+    } else {
+        String::new()
+    };
+    let _ = writeln!(out, "failing    trials {}{more}", listed.join(", "));
+    let _ = writeln!(
+        out,
+        "           rerun one alone: kcheck run {} --trial {} --trace-dir traces",
+        shell_word(&o.file),
+        failing[0].trial
+    );
 }

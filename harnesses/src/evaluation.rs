@@ -306,7 +306,7 @@ mod tests {
                 .map(|f| &f.message)
                 .collect::<Vec<_>>()
         );
-        assert!(fixed.complete);
+        assert!(fixed.complete());
         assert!(
             fixed.phases.len() >= 3,
             "crash and fault phases were planned"

@@ -93,7 +93,11 @@ pub(crate) fn explore_all(model: Model, max_depth: u32) -> Report {
             .map(|f| format!("{}: {}", f.kind.name(), f.message))
             .collect::<Vec<_>>()
     );
-    assert!(report.complete, "exploration incomplete");
+    assert!(
+        report.complete(),
+        "exploration incomplete: {:?}",
+        report.cuts
+    );
     assert_eq!(
         report.converged.len(),
         1,

@@ -11,13 +11,19 @@ use rayon::prelude::*;
 
 use super::graph::{Components, NodeMark, StateGraph};
 use super::report::{Converged, Finding, FindingKind, Report};
-use super::{Mode, Progress, Settings, Strategy};
+use super::{Mode, Progress, Settings, Strategy, note_step};
 use crate::hash::Digest;
 use crate::invariants::When;
 use crate::model::{Choice, Model};
 use crate::runtime::{StepOutcome, World};
 
 pub(crate) struct Exhaustive;
+
+/// States expanded between two looks at the budgets: small enough that
+/// Ctrl-C and the budgets act within about a second, large enough to keep
+/// every thread busy. Fixed, so a state budget cuts the search at the same
+/// place for any number of threads.
+const BATCH: usize = 256;
 
 /// Fingerprints are blake3 digests, already uniformly distributed: the
 /// visited map uses their first eight bytes as the hash instead of hashing
@@ -101,31 +107,33 @@ impl Strategy for Exhaustive {
             frontier.push((root, init));
         }
         let mut depth = 0;
-        while !frontier.is_empty() {
-            if settings.stopped()
-                || settings
-                    .max_states
-                    .is_some_and(|m| search.nodes.len() as u64 >= m)
-            {
-                search.report.complete = false;
-                break;
-            }
-            let expansions: Vec<(u32, Expansion)> = frontier
-                .into_par_iter()
-                .map(|(id, world)| (id, expand(model, settings, &world)))
-                .collect();
-            frontier = Vec::new();
-            for (id, expansion) in expansions {
-                search.merge(id, expansion, &mut frontier);
+        'levels: while !frontier.is_empty() {
+            let mut level = std::mem::take(&mut frontier).into_iter();
+            loop {
+                let batch: Vec<(u32, World)> = level.by_ref().take(BATCH).collect();
+                if batch.is_empty() {
+                    break;
+                }
+                if let Some(cut) = settings.budget.spent(search.nodes.len() as u64) {
+                    search.report.stop(cut);
+                    break 'levels;
+                }
+                let expansions: Vec<(u32, Expansion)> = batch
+                    .into_par_iter()
+                    .map(|(id, world)| (id, expand(model, settings, &world)))
+                    .collect();
+                for (id, expansion) in expansions {
+                    search.merge(id, expansion, &mut frontier);
+                }
+                settings.report_progress(Progress {
+                    states: search.nodes.len() as u64,
+                    transitions: search.report.stats.transitions,
+                    depth: depth + 1,
+                    trials_done: 0,
+                });
             }
             depth += 1;
             search.report.stats.max_depth_reached = depth.min(settings.max_depth);
-            settings.report_progress(Progress {
-                states: search.nodes.len() as u64,
-                transitions: search.report.stats.transitions,
-                depth,
-                trials_done: 0,
-            });
         }
         search.finish()
     }
@@ -183,7 +191,12 @@ impl Search<'_> {
             }
             Expansion::DepthLimited => {
                 self.nodes[id as usize].mark = NodeMark::DepthLimited;
-                self.report.stats.depth_limited += 1;
+                let example = self
+                    .report
+                    .depth_example
+                    .is_none()
+                    .then(|| self.path_to(id));
+                self.report.depth_limited(example);
                 if self.model.requires_convergence() {
                     let message = format!(
                         "a path did not converge within {} steps",
@@ -202,6 +215,7 @@ impl Search<'_> {
     }
 
     fn merge_child(&mut self, parent: u32, child: Child, frontier: &mut Vec<(u32, World)>) {
+        note_step(&mut self.report, &child.taken, &child.outcome);
         if let StepOutcome::Panic(message) = &child.outcome {
             let text = format!(
                 "{} panicked: {message}",
@@ -315,8 +329,11 @@ impl Search<'_> {
             );
         }
         let counts = components.path_counts(0);
+        let longest = components.longest_paths(0);
         let converged = std::mem::take(&mut self.converged);
         for (id, world) in converged {
+            self.report
+                .converged_after(longest[components.of[id as usize]]);
             self.report.converged.push(Converged {
                 hash: world.state_hash(),
                 paths: counts[components.of[id as usize]],

@@ -14,6 +14,7 @@
 //! assert!(!report.divergent());
 //! ```
 
+mod budget;
 mod diff;
 mod exhaustive;
 mod graph;
@@ -22,15 +23,18 @@ mod reference;
 mod report;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
 
+use budget::Budget;
+pub use budget::{Cut, format_bytes, machine_bytes, resident_bytes};
 pub use diff::{FieldChange, ObjectDiff, diff_states, diff_values};
 pub use graph::StateGraph;
 pub use montecarlo::trial_rng;
-pub use report::{Converged, Finding, FindingKind, Report, Stats, TrialSummary};
+pub use report::{Converged, Finding, FindingKind, RefusedAction, Report, Stats, TrialSummary};
 
-use crate::model::Model;
+use crate::model::{Choice, Model};
+use crate::runtime::StepOutcome;
 
 /// How to explore.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -79,15 +83,15 @@ pub(crate) struct Settings {
     pub(crate) trials: u64,
     pub(crate) first_trial: u64,
     pub(crate) seed: u64,
-    pub(crate) max_states: Option<u64>,
     pub(crate) keep_graph: bool,
-    pub(crate) stop: Arc<AtomicBool>,
+    pub(crate) budget: Budget,
     pub(crate) progress: Option<ProgressFn>,
 }
 
 impl Settings {
+    /// Whether the stop flag is set (cheap enough for every step).
     pub(crate) fn stopped(&self) -> bool {
-        self.stop.load(Ordering::Relaxed)
+        self.budget.stopped()
     }
 
     pub(crate) fn report_progress(&self, p: Progress) {
@@ -126,9 +130,8 @@ impl Explorer {
                 trials: 100,
                 first_trial: 0,
                 seed: 0,
-                max_states: None,
                 keep_graph: false,
-                stop: Arc::new(AtomicBool::new(false)),
+                budget: Budget::new(),
                 progress: None,
             },
         }
@@ -172,9 +175,22 @@ impl Explorer {
     }
 
     /// Stop cleanly after about this many states (the report says it is
-    /// incomplete).
+    /// incomplete, and why).
     pub fn max_states(mut self, max: Option<u64>) -> Self {
-        self.settings.max_states = max;
+        self.settings.budget.max_states = max;
+        self
+    }
+
+    /// Stop cleanly after about this much time, counted from `run`.
+    pub fn time_budget(mut self, time: Option<Duration>) -> Self {
+        self.settings.budget.time = time;
+        self
+    }
+
+    /// Stop cleanly once the process's resident memory reaches this many
+    /// bytes (checked where the platform tells it: Linux).
+    pub fn max_memory(mut self, bytes: Option<u64>) -> Self {
+        self.settings.budget.max_memory = bytes;
         self
     }
 
@@ -187,7 +203,7 @@ impl Explorer {
     /// A flag that stops the search when set (e.g. on Ctrl-C); what was
     /// found so far is still reported.
     pub fn stop_flag(mut self, stop: Arc<AtomicBool>) -> Self {
-        self.settings.stop = stop;
+        self.settings.budget.stop = stop;
         self
     }
 
@@ -198,8 +214,9 @@ impl Explorer {
     }
 
     /// Runs the exploration.
-    pub fn run(self) -> Report {
+    pub fn run(mut self) -> Report {
         let started = Instant::now();
+        self.settings.budget.started = started;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(self.threads)
             .build()
@@ -219,9 +236,59 @@ impl Explorer {
         } else {
             0.0
         };
-        report.finish();
+        report.finish(self.settings.max_depth, self.model.requires_convergence());
         report
     }
+}
+
+/// Notes what a step says about the run as a whole: a user action the
+/// server refused.
+pub(crate) fn note_step(report: &mut Report, choice: &Choice, outcome: &StepOutcome) {
+    if let (Choice::User { index }, StepOutcome::Error(message)) = (choice, outcome) {
+        report.refused(*index, message);
+    }
+}
+
+/// A reconcile error seen on a path: who failed, on what, and how often.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PathError {
+    /// The controller.
+    pub controller: String,
+    /// The request's object, `namespace/name`.
+    pub object: String,
+    /// The error, as the controller returned it.
+    pub message: String,
+    /// How many reconciles on the path failed this way.
+    pub times: u32,
+}
+
+/// The reconcile errors on a path, most frequent first: what keeps a path
+/// that does not converge from converging, more often than not.
+pub fn reconcile_errors(model: &Model, path: &[Choice]) -> Vec<PathError> {
+    let (_, records) = model.run_path(path);
+    let mut out: Vec<PathError> = Vec::new();
+    for r in records {
+        let (StepOutcome::Error(message), Choice::Reconcile { request, .. }) =
+            (&r.outcome, &r.choice)
+        else {
+            continue;
+        };
+        let object = request.object.namespaced_name();
+        match out
+            .iter_mut()
+            .find(|e| e.controller == r.actor && e.object == object && e.message == *message)
+        {
+            Some(e) => e.times += 1,
+            None => out.push(PathError {
+                controller: r.actor.clone(),
+                object,
+                message: message.clone(),
+                times: 1,
+            }),
+        }
+    }
+    out.sort_by_key(|e| std::cmp::Reverse(e.times));
+    out
 }
 
 #[cfg(test)]

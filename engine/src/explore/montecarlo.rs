@@ -3,16 +3,18 @@
 //! replayed alone and results do not depend on the number of threads.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
+use super::budget::Cut;
 use super::report::{Converged, Finding, FindingKind, Report, TrialSummary};
 use super::{Mode, Progress, Settings, Strategy};
 use crate::hash::Digest;
 use crate::invariants::When;
-use crate::model::Model;
+use crate::model::{Choice, Model};
 use crate::runtime::{StepOutcome, World};
 
 pub(crate) struct MonteCarlo;
@@ -23,12 +25,14 @@ enum End {
     DepthLimit { cycled: bool },
     Panic(String),
     Invariant { name: String, message: String },
-    Stopped,
+    Stopped(Cut),
 }
 
 struct Trial {
     end: End,
     path: Vec<u32>,
+    /// User actions the server refused on this trial: (index, message).
+    refused: Vec<(usize, String)>,
 }
 
 /// The random number generator of trial `trial`.
@@ -41,12 +45,21 @@ pub fn trial_rng(seed: u64, trial: u64) -> ChaCha8Rng {
 impl Strategy for MonteCarlo {
     fn explore(&self, model: &Model, settings: &Settings) -> Report {
         let first = settings.first_trial;
-        let done = std::sync::atomic::AtomicU64::new(0);
+        let done = AtomicU64::new(0);
+        let visited = AtomicU64::new(0);
         let trials: Vec<(u64, Trial)> = (first..first + settings.trials)
             .into_par_iter()
             .map(|i| {
-                let t = run_trial(model, settings, i);
-                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                let t = match settings.budget.spent(visited.load(Ordering::Relaxed)) {
+                    Some(cut) => Trial {
+                        end: End::Stopped(cut),
+                        path: Vec::new(),
+                        refused: Vec::new(),
+                    },
+                    None => run_trial(model, settings, i),
+                };
+                visited.fetch_add(t.path.len() as u64 + 1, Ordering::Relaxed);
+                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                 settings.report_progress(Progress {
                     trials_done: n,
                     ..Progress::default()
@@ -64,41 +77,39 @@ fn run_trial(model: &Model, settings: &Settings, trial: u64) -> Trial {
     let mut path = Vec::new();
     let mut seen = HashSet::new();
     let mut cycled = false;
-    loop {
+    let mut refused = Vec::new();
+    let end = loop {
         if settings.stopped() {
-            return Trial {
-                end: End::Stopped,
-                path,
-            };
+            break End::Stopped(Cut::Stopped);
         }
         if let Some(end) = broken_invariant(model, &world, When::Always) {
-            return Trial { end, path };
+            break end;
         }
         let choices = model.choices(&world);
         if choices.is_empty() {
-            let end = broken_invariant(model, &world, When::Converged)
+            break broken_invariant(model, &world, When::Converged)
                 .unwrap_or(End::Converged(Box::new(world)));
-            return Trial { end, path };
         }
         if world.depth >= settings.max_depth {
-            return Trial {
-                end: End::DepthLimit { cycled },
-                path,
-            };
+            break End::DepthLimit { cycled };
         }
         cycled |= !seen.insert(model.fingerprint(&world, settings.max_depth));
         let i = rng.random_range(0..choices.len());
         path.push(i as u32);
         let step = model.step(&world, &choices[i], false);
-        if let StepOutcome::Panic(message) = step.outcome {
-            let who = model.describe_actor(&choices[i]);
-            return Trial {
-                end: End::Panic(format!("{who} panicked: {message}")),
-                path,
-            };
+        match (step.outcome, &choices[i]) {
+            (StepOutcome::Panic(message), _) => {
+                let who = model.describe_actor(&choices[i]);
+                break End::Panic(format!("{who} panicked: {message}"));
+            }
+            (StepOutcome::Error(message), Choice::User { index }) => {
+                refused.push((*index, message));
+            }
+            _ => {}
         }
         world = step.world;
-    }
+    };
+    Trial { end, path, refused }
 }
 
 fn broken_invariant(model: &Model, world: &World, when: When) -> Option<End> {
@@ -112,6 +123,9 @@ fn aggregate(model: &Model, settings: &Settings, trials: Vec<(u64, Trial)>) -> R
     let mut by_hash: BTreeMap<Digest, usize> = BTreeMap::new();
     let mut grouped: BTreeMap<(FindingKind, String), usize> = BTreeMap::new();
     for (i, trial) in trials {
+        for (index, message) in &trial.refused {
+            report.refused(*index, message);
+        }
         report.stats.trials += 1;
         report.stats.transitions += trial.path.len() as u64;
         report.stats.states += trial.path.len() as u64 + 1;
@@ -119,6 +133,7 @@ fn aggregate(model: &Model, settings: &Settings, trials: Vec<(u64, Trial)>) -> R
             report.stats.max_depth_reached.max(trial.path.len() as u32);
         let (outcome, hash, finding) = match trial.end {
             End::Converged(world) => {
+                report.converged_after(trial.path.len() as u32);
                 let hash = world.state_hash();
                 match by_hash.get(&hash) {
                     Some(&k) => report.converged[k].paths += 1,
@@ -147,7 +162,11 @@ fn aggregate(model: &Model, settings: &Settings, trials: Vec<(u64, Trial)>) -> R
                 )),
             ),
             End::DepthLimit { cycled: false } => {
-                report.stats.depth_limited += 1;
+                let example = report
+                    .depth_example
+                    .is_none()
+                    .then(|| model.resolve_path(&trial.path).0);
+                report.depth_limited(example);
                 let finding = model.requires_convergence().then(|| {
                     (
                         FindingKind::DepthLimit,
@@ -170,8 +189,8 @@ fn aggregate(model: &Model, settings: &Settings, trials: Vec<(u64, Trial)>) -> R
                 None,
                 Some((FindingKind::Invariant, name, message)),
             ),
-            End::Stopped => {
-                report.complete = false;
+            End::Stopped(cut) => {
+                report.stop(cut);
                 ("stopped", None, None)
             }
         };

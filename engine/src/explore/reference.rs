@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 
 use super::report::{Converged, Finding, FindingKind, Report};
-use super::{Mode, Progress, Settings, Strategy};
+use super::{Mode, Progress, Settings, Strategy, note_step};
 use crate::invariants::When;
 use crate::model::{Choice, Model};
 use crate::runtime::StepOutcome;
@@ -33,6 +33,7 @@ impl Strategy for Reference {
                         .findings
                         .push(finding(FindingKind::Invariant, message, &path));
                 }
+                report.converged_after(path.len() as u32);
                 report.converged.push(Converged {
                     hash: world.state_hash(),
                     paths: 1,
@@ -41,9 +42,12 @@ impl Strategy for Reference {
                 });
                 break;
             }
-            if world.depth >= settings.max_depth || settings.stopped() {
-                report.complete = !settings.stopped();
-                report.stats.depth_limited += 1;
+            if let Some(cut) = settings.budget.spent(report.stats.states) {
+                report.stop(cut);
+                break;
+            }
+            if world.depth >= settings.max_depth {
+                report.depth_limited(Some(path.clone()));
                 if model.requires_convergence() {
                     let message = format!(
                         "the run did not converge within {} steps",
@@ -66,6 +70,7 @@ impl Strategy for Reference {
             let record = step.record.expect("asked for a record");
             path.push(choice.clone());
             report.stats.transitions += 1;
+            note_step(&mut report, &choice, &step.outcome);
             if let StepOutcome::Panic(message) = &step.outcome {
                 let text = format!("{} panicked: {message}", record.actor);
                 report

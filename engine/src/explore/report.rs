@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Mode;
+use super::budget::Cut;
 use super::graph::StateGraph;
 use crate::hash::Digest;
 use crate::model::Choice;
@@ -84,6 +85,9 @@ pub struct Stats {
     pub depth_limited: u64,
     /// Monte Carlo trials run.
     pub trials: u64,
+    /// The most steps a path took to converge (exhaustive: over the
+    /// explored graph, not counting cycles).
+    pub longest_converged: Option<u32>,
 }
 
 /// The result of an exploration.
@@ -97,12 +101,26 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Counts and timings.
     pub stats: Stats,
-    /// False when the search stopped early (interrupted or out of budget).
-    pub complete: bool,
+    /// What cut the search short, if anything: a budget that stopped it,
+    /// and paths cut at the depth limit. Empty when it covered everything.
+    pub cuts: Vec<Cut>,
+    /// User actions the server refused, each once, in action order.
+    pub refused: Vec<RefusedAction>,
     /// The explored state graph, when kept.
     pub graph: Option<StateGraph>,
     /// Monte Carlo: how each trial ended, in trial order.
     pub trials: Vec<TrialSummary>,
+    /// A path cut at the depth limit, when there is one.
+    pub(crate) depth_example: Option<Vec<Choice>>,
+}
+
+/// A user action the server refused (it is recorded, not retried).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefusedAction {
+    /// The action's index in the scenario's `actions`.
+    pub index: usize,
+    /// The server's answer, e.g. `404 NotFound: deployments.apps "wbe" not found`.
+    pub message: String,
 }
 
 /// How one Monte Carlo trial ended.
@@ -127,10 +145,54 @@ impl Report {
             converged: Vec::new(),
             findings: Vec::new(),
             stats: Stats::default(),
-            complete: true,
+            cuts: Vec::new(),
+            refused: Vec::new(),
             graph: None,
             trials: Vec::new(),
+            depth_example: None,
         }
+    }
+
+    /// Whether the search covered everything: no budget stopped it and no
+    /// path was cut at the depth limit.
+    pub fn complete(&self) -> bool {
+        self.cuts.is_empty()
+    }
+
+    /// Records a budget that stopped the search (the first one counts).
+    pub(crate) fn stop(&mut self, cut: Cut) {
+        if !self.cuts.iter().any(Cut::stops_search) {
+            self.cuts.push(cut);
+        }
+    }
+
+    /// Counts a path cut at the depth limit; the first example given is
+    /// kept (pass one while `depth_example` is `None`).
+    pub(crate) fn depth_limited(&mut self, example: Option<Vec<Choice>>) {
+        self.stats.depth_limited += 1;
+        if self.depth_example.is_none() {
+            self.depth_example = example;
+        }
+    }
+
+    /// Records a user action the server refused, once per action.
+    pub(crate) fn refused(&mut self, index: usize, message: &str) {
+        if !self.refused.iter().any(|r| r.index == index) {
+            let at = self.refused.partition_point(|r| r.index < index);
+            self.refused.insert(
+                at,
+                RefusedAction {
+                    index,
+                    message: message.to_string(),
+                },
+            );
+        }
+    }
+
+    /// Notes a converged path's length.
+    pub(crate) fn converged_after(&mut self, steps: u32) {
+        let longest = self.stats.longest_converged.get_or_insert(0);
+        *longest = (*longest).max(steps);
     }
 
     /// More than one converged state.
@@ -143,8 +205,18 @@ impl Report {
         self.converged.iter().map(|c| c.hash).collect()
     }
 
-    /// Adds the divergence finding and puts findings in a stable order.
-    pub(crate) fn finish(&mut self) {
+    /// Adds the divergence finding and the depth-limit cut, and puts
+    /// findings in a stable order.
+    pub(crate) fn finish(&mut self, max_depth: u32, depth_is_finding: bool) {
+        if let Some(example) = self.depth_example.take()
+            && !depth_is_finding
+        {
+            self.cuts.push(Cut::DepthLimit {
+                max_depth,
+                paths: self.stats.depth_limited,
+                example,
+            });
+        }
         if self.divergent()
             && !self
                 .findings

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::explore::{Converged, Explorer, FindingKind, Mode, Report};
+use crate::explore::{Converged, Cut, Explorer, FindingKind, Mode, Report};
 use crate::faults::{self, ApiFaultSpec, CrashSpec, Faults};
 use crate::hash::Digest;
 use crate::model::{Choice, Model};
@@ -258,10 +258,18 @@ pub struct PhaseResult {
     pub states: u64,
     /// Distinct converged states.
     pub converged: usize,
-    /// Whether it ran to the end.
-    pub complete: bool,
-    /// Whether it ran at all (the budget can skip it).
+    /// What cut it short, or kept it from running: empty when it ran to
+    /// the end.
+    pub cuts: Vec<Cut>,
+    /// Whether it ran at all (a budget can skip it).
     pub ran: bool,
+}
+
+impl PhaseResult {
+    /// Whether it ran to the end.
+    pub fn complete(&self) -> bool {
+        self.ran && self.cuts.is_empty()
+    }
 }
 
 /// The result of a hunt.
@@ -275,12 +283,17 @@ pub struct HuntReport {
     pub phases: Vec<PhaseResult>,
     /// Findings, most severe first.
     pub findings: Vec<HuntFinding>,
-    /// False when the budget or an interrupt cut the hunt short.
-    pub complete: bool,
     /// States explored in all phases.
     pub states: u64,
     /// Wall-clock seconds.
     pub seconds: f64,
+}
+
+impl HuntReport {
+    /// Whether the baseline and every phase ran to the end.
+    pub fn complete(&self) -> bool {
+        self.baseline.complete() && self.phases.iter().all(PhaseResult::complete)
+    }
 }
 
 /// Progress of a hunt, for progress bars.
@@ -309,6 +322,7 @@ pub struct Hunt {
     max_states: Option<u64>,
     phase_states: Option<u64>,
     time: Option<Duration>,
+    max_memory: Option<u64>,
     kinds: BTreeSet<PhaseKind>,
     stop: Arc<AtomicBool>,
     progress: Option<HuntProgressFn>,
@@ -328,6 +342,7 @@ impl Hunt {
             max_states: None,
             phase_states: None,
             time: None,
+            max_memory: None,
             kinds: PhaseKind::DEFAULT.into_iter().collect(),
             stop: Arc::new(AtomicBool::new(false)),
             progress: None,
@@ -389,6 +404,13 @@ impl Hunt {
         self
     }
 
+    /// Stop each phase once the process's resident memory reaches this many
+    /// bytes.
+    pub fn max_memory(mut self, bytes: Option<u64>) -> Self {
+        self.max_memory = bytes;
+        self
+    }
+
     /// Only these phase kinds (the baseline always runs).
     pub fn only(mut self, kinds: &[PhaseKind]) -> Self {
         self.kinds = kinds.iter().copied().chain([PhaseKind::Ordering]).collect();
@@ -414,7 +436,23 @@ impl Hunt {
             .trials(self.trials)
             .seed(self.seed)
             .threads(threads)
+            .max_memory(self.max_memory)
             .stop_flag(self.stop.clone())
+    }
+
+    /// The hunt's own budget that is spent, if any: Ctrl-C, its total
+    /// states, its time.
+    fn spent(&self, explored: u64, deadline: Option<Instant>) -> Option<Cut> {
+        if self.stop.load(Ordering::Relaxed) {
+            Some(Cut::Stopped)
+        } else if let Some(m) = self.max_states.filter(|&m| explored >= m) {
+            Some(Cut::MaxStates(m))
+        } else {
+            let time = self.time?;
+            deadline
+                .is_some_and(|d| Instant::now() >= d)
+                .then_some(Cut::Time(time))
+        }
     }
 
     /// The phases the hunt plans from a reference run.
@@ -456,7 +494,14 @@ impl Hunt {
             .explorer(self.model.clone(), 1)
             .mode(Mode::Reference)
             .run();
-        let baseline = self.explorer(self.model.clone(), self.threads).run();
+        let remaining = |deadline: Option<Instant>| {
+            deadline.map(|d| d.saturating_duration_since(Instant::now()))
+        };
+        let deadline = self.time.map(|t| started + t);
+        let baseline = self
+            .explorer(self.model.clone(), self.threads)
+            .time_budget(remaining(deadline))
+            .run();
         let phases = self.plan(&reference);
         let explored = AtomicU64::new(baseline.stats.states);
         let phase_cap = self
@@ -464,7 +509,6 @@ impl Hunt {
             .unwrap_or_else(|| (baseline.stats.states * 50).max(50_000));
         let done = AtomicU64::new(0);
         let total = phases.len();
-        let deadline = self.time.map(|t| started + t);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(self.threads)
             .build()
@@ -473,23 +517,18 @@ impl Hunt {
             phases
                 .into_par_iter()
                 .map(|phase| {
-                    let out_of_budget = self
-                        .max_states
-                        .is_some_and(|m| explored.load(Ordering::Relaxed) >= m)
-                        || deadline.is_some_and(|d| Instant::now() >= d);
-                    if out_of_budget {
-                        self.stop.store(true, Ordering::Relaxed);
-                    }
-                    let result = if self.stop.load(Ordering::Relaxed) {
-                        skipped(phase)
-                    } else {
-                        let report = self
-                            .explorer(phase.apply(&self.model), 1)
-                            .max_states(Some(phase_cap))
-                            .run();
-                        explored.fetch_add(report.stats.states, Ordering::Relaxed);
-                        ran(phase, report)
-                    };
+                    let result =
+                        if let Some(cut) = self.spent(explored.load(Ordering::Relaxed), deadline) {
+                            skipped(phase, cut)
+                        } else {
+                            let report = self
+                                .explorer(phase.apply(&self.model), 1)
+                                .max_states(Some(phase_cap))
+                                .time_budget(remaining(deadline))
+                                .run();
+                            explored.fetch_add(report.stats.states, Ordering::Relaxed);
+                            ran(phase, report)
+                        };
                     let n = done.fetch_add(1, Ordering::Relaxed) as usize + 1;
                     if let Some(f) = &self.progress {
                         f(HuntProgress {
@@ -503,25 +542,23 @@ impl Hunt {
                 .collect()
         });
         let findings = collect_findings(&baseline, &results);
-        let complete = baseline.complete && results.iter().all(|(r, _)| r.ran && r.complete);
         HuntReport {
             reference,
             baseline,
             phases: results.into_iter().map(|(r, _)| r).collect(),
             findings,
-            complete,
             states: explored.load(Ordering::Relaxed),
             seconds: started.elapsed().as_secs_f64(),
         }
     }
 }
 
-fn skipped(phase: Phase) -> (PhaseResult, Option<Report>) {
+fn skipped(phase: Phase, cut: Cut) -> (PhaseResult, Option<Report>) {
     let result = PhaseResult {
         phase,
         states: 0,
         converged: 0,
-        complete: false,
+        cuts: vec![cut],
         ran: false,
     };
     (result, None)
@@ -532,7 +569,7 @@ fn ran(phase: Phase, report: Report) -> (PhaseResult, Option<Report>) {
         phase,
         states: report.stats.states,
         converged: report.converged.len(),
-        complete: report.complete,
+        cuts: report.cuts.clone(),
         ran: true,
     };
     (result, Some(report))

@@ -15,7 +15,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::api::Propagation;
-use crate::explore::Mode;
+use crate::explore::{FindingKind, Mode};
 use crate::invariants::When;
 use crate::staleness::Lag;
 
@@ -501,4 +501,8 @@ pub struct ExpectFile {
     /// Their hashes, 64 lowercase hex digits each.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub converged_hashes: Option<Vec<String>>,
+    /// The kinds of finding the run is expected to report (a scenario that
+    /// demonstrates a bug pins it here); absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub findings: Option<Vec<FindingKind>>,
 }

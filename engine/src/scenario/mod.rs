@@ -57,7 +57,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::explore::{Explorer, Mode};
+use crate::explore::{Explorer, FindingKind, Mode};
 use crate::hash::{Digest, canonical_json};
 use crate::model::Model;
 use crate::runtime::Reconciler;
@@ -195,6 +195,9 @@ pub struct Expect {
     /// Their hashes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub converged_hashes: Option<Vec<Digest>>,
+    /// The kinds of finding expected, sorted; empty: none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<FindingKind>,
 }
 
 /// A parsed and checked scenario file.

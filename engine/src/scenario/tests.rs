@@ -895,6 +895,7 @@ fn expect_of(n: usize) -> Expect {
     Expect {
         converged_states: Some(n),
         converged_hashes: Some(hashes),
+        findings: Vec::new(),
     }
 }
 
@@ -955,6 +956,7 @@ fn write_expect_leaves_the_file_alone_when_the_result_is_invalid() {
     let bad = Expect {
         converged_states: Some(5),
         converged_hashes: Some(vec![Digest([1; 32])]),
+        findings: Vec::new(),
     };
     let err = Scenario::write_expect(&path, &bad).unwrap_err();
     assert_eq!(err.path, "expect.converged_states");

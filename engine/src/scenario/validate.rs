@@ -12,6 +12,7 @@ use crate::api::{
     ApiServer, DeleteOptions, GroupKind, KindRegistry, LabelSelector, ObjectKey, PatchBody,
     Subresource, WriteRequest, validation,
 };
+use crate::explore::FindingKind;
 use crate::faults::{ApiFaultSpec, CrashSpec, Fault, Faults};
 use crate::hash::Digest;
 use crate::invariants::{Bounds, Invariant};
@@ -737,8 +738,20 @@ fn expect(e: &ExpectFile) -> Result<Expect, ScenarioError> {
             format!("is {n} but converged_hashes lists {} hashes", h.len()),
         ));
     }
+    let mut findings: Vec<FindingKind> = Vec::new();
+    for (i, kind) in e.findings.iter().flatten().enumerate() {
+        if let Some(first) = findings.iter().position(|k| k == kind) {
+            return Err(ScenarioError::new(
+                format!("expect.findings[{i}]"),
+                format!("repeats findings[{first}]"),
+            ));
+        }
+        findings.push(kind.clone());
+    }
+    findings.sort();
     Ok(Expect {
         converged_states: e.converged_states,
         converged_hashes: hashes,
+        findings,
     })
 }
