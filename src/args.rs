@@ -104,6 +104,10 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size such as 4G, 512M or 1000000"))?;
     let shift = match unit
         .to_ascii_uppercase()
         .trim_end_matches("IB")
@@ -116,10 +120,6 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "T" => 40,
         _ => return Err(format!("unknown unit {unit:?}: use K, M, G or T (e.g. 4G)")),
     };
-    let value: f64 = number
-        .trim()
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size such as 4G, 512M or 1000000"))?;
     let bytes = value * (1u64 << shift) as f64;
     if !(bytes >= 1.0 && bytes < u64::MAX as f64) {
         return Err(format!("{text:?} is not a usable size"));

@@ -282,7 +282,7 @@ fn refusal_warnings(model: &Model, report: &Report) -> Vec<Warning> {
         .map(|r| Warning {
             kind: "refused_action",
             message: format!(
-                "user action {} was refused by the server: {} (it is not retried; check its target and body)",
+                "{} was refused by the server: {} (it is not retried; check its target and body)",
                 model.describe(&Choice::User { index: r.index }),
                 r.message
             ),

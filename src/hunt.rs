@@ -420,19 +420,18 @@ fn incomplete_parts(
     report: &HuntReport,
     interrupted: bool,
 ) -> Vec<(String, Vec<String>)> {
-    let text = |cuts: &[Cut]| -> Vec<String> {
-        cuts.iter().map(|c| hunt_cut_text(c, interrupted)).collect()
+    let text = |ran: bool, cuts: &[Cut]| -> Vec<String> {
+        let how = if ran { "cut short" } else { "not run" };
+        cuts.iter()
+            .map(|c| format!("{how}: {}", hunt_cut_text(c, interrupted)))
+            .collect()
     };
     let mut out = Vec::new();
     if !report.baseline.complete() {
-        out.push(("baseline".to_string(), text(&report.baseline.cuts)));
+        out.push(("baseline".to_string(), text(true, &report.baseline.cuts)));
     }
     for p in report.phases.iter().filter(|p| !p.complete()) {
-        let mut cuts = text(&p.cuts);
-        if !p.ran {
-            cuts = cuts.into_iter().map(|c| format!("not run: {c}")).collect();
-        }
-        out.push((p.phase.describe(&loaded.model), cuts));
+        out.push((p.phase.describe(&loaded.model), text(p.ran, &p.cuts)));
     }
     out
 }
@@ -450,15 +449,12 @@ fn incomplete_lines(out: &mut String, loaded: &Loaded, report: &HuntReport, inte
     }
     let _ = writeln!(out, "status     INCOMPLETE");
     for (why, parts) in by_cut {
-        let _ = writeln!(
-            out,
-            "  {} cut: {why}",
-            if parts.len() == 1 {
-                parts[0].clone()
-            } else {
-                format!("{} parts", parts.len())
-            }
-        );
+        let who = match parts.as_slice() {
+            [one] => one.clone(),
+            _ if parts.iter().any(|p| p == "baseline") => format!("{} parts", parts.len()),
+            _ => format!("{} phases", parts.len()),
+        };
+        let _ = writeln!(out, "  {who}: {why}");
         if parts.len() > 1 {
             for p in parts.iter().take(SHOWN) {
                 let _ = writeln!(out, "      {p}");

@@ -77,7 +77,7 @@ pub fn json(o: &Outcome) -> Value {
             "max_depth": o.settings.max_depth,
             "max_depth_reached": s.max_depth_reached,
             "depth_limited": s.depth_limited,
-            "longest_converged": s.longest_converged,
+            "deepest_converged": s.deepest_converged,
         },
         "differences": differences(o).iter().map(|(a, b, d)| json!({
             "from": a.to_hex(),
@@ -339,12 +339,6 @@ pub fn human(o: &Outcome) -> String {
         }
     }
     failing_trials(&mut out, o);
-    if !o.warnings.is_empty() {
-        let _ = writeln!(out, "warnings   {}", o.warnings.len());
-        for w in &o.warnings {
-            let _ = writeln!(out, "  {}: {}", w.kind, w.message);
-        }
-    }
     let traces_written = o
         .converged_traces
         .iter()
@@ -356,6 +350,12 @@ pub fn human(o: &Outcome) -> String {
             out,
             "           (add --trace-dir DIR to write a replayable trace of each)"
         );
+    }
+    if !o.warnings.is_empty() {
+        let _ = writeln!(out, "warnings   {}", o.warnings.len());
+        for w in &o.warnings {
+            let _ = writeln!(out, "  {}: {}", w.kind, w.message);
+        }
     }
     match &o.expectation {
         Expectation::Absent => {}
@@ -402,8 +402,8 @@ pub fn cut_text(cut: &Cut, o: &Outcome) -> String {
             format!("{cut} (--max-memory; by default three quarters of the machine's memory)")
         }
         Cut::DepthLimit { max_depth, .. } => {
-            let longest = match s.longest_converged {
-                Some(n) => format!("the longest converged path took {n} steps"),
+            let longest = match s.deepest_converged {
+                Some(n) => format!("the deepest converged state took {n} steps"),
                 None => "no path converged".to_string(),
             };
             format!(

@@ -1,6 +1,7 @@
 //! Integration tests of the `kcheck` binary: run, check, replay, show, list,
 //! exit codes, bad input, reproducibility, and the trace-format document.
 
+mod honesty;
 mod hunting;
 mod scenarios;
 mod staleness;
@@ -275,11 +276,18 @@ fn ctrl_c_stops_the_search_and_still_prints_an_incomplete_result() {
     let child = cmd.spawn();
     std::thread::sleep(std::time::Duration::from_millis(1500));
     interrupt(child.id());
+    let started = std::time::Instant::now();
     let output = child.wait_with_output().unwrap();
     let run = util::Run {
         command: cmd.shown(),
         output,
     };
+    // The search looks at the stop flag between small batches of states:
+    // it stops within about a second, not at the end of a level.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{run}"
+    );
     assert_eq!(run.code(), 130, "interrupted, nothing found\n{run}");
     let r = &run.json_lines()[0];
     assert_eq!(r["complete"], false, "{run}");

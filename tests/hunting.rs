@@ -91,3 +91,37 @@ fn dropped_watch_events_are_hunted_only_when_asked() {
     let findings = drops.json_lines()[0]["findings"].as_array().unwrap().len();
     assert!(findings > 0);
 }
+
+#[test]
+fn a_hunt_cut_short_names_the_budget_of_each_part_and_exits_1_unless_allowed() {
+    let dir = Dir::new();
+    let run = dir
+        .kcheck()
+        .args(["hunt", "--out", "evidence", "--time-budget", "0"])
+        .arg(repo_scenario("evaluation-job-idempotent"))
+        .expect_code(1);
+    run.assert_stdout_has("status     INCOMPLETE")
+        .assert_stdout_has("  baseline: cut short: the time budget of 0 s ran out (--time-budget)")
+        .assert_stdout_has(" phases: not run: the time budget of 0 s ran out (--time-budget)")
+        .assert_stdout_has("result     INCOMPLETE");
+    let json = dir
+        .kcheck()
+        .args(["hunt", "--json", "--out", "evidence", "--time-budget", "0"])
+        .arg(repo_scenario("evaluation-job-idempotent"))
+        .expect_code(1);
+    let r = &json.json_lines()[0];
+    assert_eq!(r["complete"], false);
+    assert_eq!(r["incomplete"][0]["phase"], "baseline", "{json}");
+    dir.kcheck()
+        .args([
+            "hunt",
+            "--out",
+            "evidence",
+            "--time-budget",
+            "0",
+            "--allow-incomplete",
+        ])
+        .arg(repo_scenario("evaluation-job-idempotent"))
+        .expect_code(0)
+        .assert_stdout_has("accepted: --allow-incomplete");
+}

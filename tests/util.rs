@@ -87,6 +87,12 @@ impl TestCommand {
         self
     }
 
+    /// Sets an environment variable for the run.
+    pub fn env(&mut self, key: &str, value: &str) -> &mut TestCommand {
+        self.cmd.env(key, value);
+        self
+    }
+
     /// Adds one argument.
     pub fn arg(&mut self, arg: impl AsRef<std::ffi::OsStr>) -> &mut TestCommand {
         self.args([arg])

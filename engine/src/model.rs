@@ -354,7 +354,7 @@ impl Model {
             }
             Choice::User { index } => {
                 let request = &self.actions[*index].request;
-                format!("user action {index} ({})", request.verb())
+                format!("user action {index} ({})", request.describe())
             }
         }
     }

@@ -143,6 +143,29 @@ impl WriteRequest {
             WriteRequest::Delete { .. } => "delete",
         }
     }
+
+    /// The verb and the object, for people: `patch Deployment.apps
+    /// default/web`.
+    pub fn describe(&self) -> String {
+        match self {
+            WriteRequest::Patch { key, .. } | WriteRequest::Delete { key, .. } => {
+                format!("{} {key}", self.verb())
+            }
+            WriteRequest::Create { object, .. }
+            | WriteRequest::Update { object, .. }
+            | WriteRequest::Apply { object, .. } => {
+                let kind = GroupKind::from_api_version(
+                    object["apiVersion"].as_str().unwrap_or(""),
+                    object["kind"].as_str().unwrap_or(""),
+                );
+                let name = meta::name(object).unwrap_or("");
+                match meta::namespace(object) {
+                    Some(ns) => format!("{} {kind} {ns}/{name}", self.verb()),
+                    None => format!("{} {kind} {name}", self.verb()),
+                }
+            }
+        }
+    }
 }
 
 /// What a successful write did.

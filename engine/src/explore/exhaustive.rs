@@ -329,11 +329,9 @@ impl Search<'_> {
             );
         }
         let counts = components.path_counts(0);
-        let longest = components.longest_paths(0);
         let converged = std::mem::take(&mut self.converged);
         for (id, world) in converged {
-            self.report
-                .converged_after(longest[components.of[id as usize]]);
+            self.report.converged_after(self.nodes[id as usize].depth);
             self.report.converged.push(Converged {
                 hash: world.state_hash(),
                 paths: counts[components.of[id as usize]],

@@ -130,27 +130,6 @@ impl Components {
         }
         counts
     }
-
-    /// The most transitions on a path from `root` into each component,
-    /// counting a transition inside a component (a cycle) as none; 0 for
-    /// components `root` does not reach.
-    pub(crate) fn longest_paths(&self, root: u32) -> Vec<u32> {
-        let mut longest: Vec<Option<u32>> = vec![None; self.members.len()];
-        longest[self.of[root as usize]] = Some(0);
-        for ci in (0..self.members.len()).rev() {
-            let Some(here) = longest[ci] else { continue };
-            for &node in &self.members[ci] {
-                for e in self.graph.edges(NodeIndex::new(node as usize)) {
-                    let target = self.of[e.target().index()];
-                    if target != ci {
-                        let t = longest[target].get_or_insert(0);
-                        *t = (*t).max(here + 1);
-                    }
-                }
-            }
-        }
-        longest.into_iter().map(Option::unwrap_or_default).collect()
-    }
 }
 
 #[cfg(test)]
@@ -163,7 +142,6 @@ mod tests {
         let counts = c.path_counts(0);
         assert_eq!(counts[c.of[3]], 2);
         assert!(c.traps().is_empty());
-        assert_eq!(c.longest_paths(0)[c.of[3]], 2);
     }
 
     #[test]

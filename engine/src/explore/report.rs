@@ -85,9 +85,10 @@ pub struct Stats {
     pub depth_limited: u64,
     /// Monte Carlo trials run.
     pub trials: u64,
-    /// The most steps a path took to converge (exhaustive: over the
-    /// explored graph, not counting cycles).
-    pub longest_converged: Option<u32>,
+    /// The most steps to a converged state: in exhaustive mode its shortest
+    /// path (the depth limit bounds shortest paths, since a state reached
+    /// again is not explored again), otherwise the path taken.
+    pub deepest_converged: Option<u32>,
 }
 
 /// The result of an exploration.
@@ -189,9 +190,9 @@ impl Report {
         }
     }
 
-    /// Notes a converged path's length.
+    /// Notes the length of a path to a converged state.
     pub(crate) fn converged_after(&mut self, steps: u32) {
-        let longest = self.stats.longest_converged.get_or_insert(0);
+        let longest = self.stats.deepest_converged.get_or_insert(0);
         *longest = (*longest).max(steps);
     }
 

@@ -211,3 +211,38 @@ fn an_action_beyond_the_depth_limit_waits_for_quiescence_without_splitting_state
     assert!(early.stats.states > late.stats.states);
     assert_eq!(early.hashes(), late.hashes());
 }
+
+#[test]
+fn a_state_budget_cuts_the_search_at_the_same_place_on_any_thread_count() {
+    let cut = |threads| {
+        Explorer::new(commuting())
+            .threads(threads)
+            .max_states(Some(2))
+            .run()
+    };
+    let (one, two) = (cut(1), cut(2));
+    assert!(!one.complete());
+    assert_eq!(one.cuts, vec![super::Cut::MaxStates(2)]);
+    assert_eq!(one.cuts, two.cuts);
+    assert_eq!(one.stats.states, two.stats.states);
+    assert_eq!(one.stats.transitions, two.stats.transitions);
+}
+
+#[test]
+fn paths_cut_at_the_depth_limit_make_the_search_incomplete_unless_they_are_findings() {
+    let shallow = Explorer::new(commuting()).max_depth(1).run();
+    assert!(!shallow.complete());
+    assert!(matches!(
+        shallow.cuts.as_slice(),
+        [super::Cut::DepthLimit { max_depth: 1, .. }]
+    ));
+    let required = Explorer::new(commuting().require_convergence(true))
+        .max_depth(1)
+        .run();
+    assert!(
+        required.complete(),
+        "a finding instead: {:?}",
+        required.cuts
+    );
+    assert_eq!(required.findings[0].kind, FindingKind::DepthLimit);
+}
