@@ -16,4 +16,4 @@ pub mod staleness;
 pub(crate) mod test_util;
 pub mod trace;
 
-pub use model::{Choice, Model, UserAction};
+pub use model::{ActionTiming, Choice, Model, UserAction};

@@ -18,13 +18,39 @@ use crate::staleness::Staleness;
 /// A write a user makes during the run (`kubectl` in a scenario).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UserAction {
-    /// The depth from which the action may happen. Actions keep their order;
-    /// when nothing else is pending the next one happens whatever its depth.
-    pub at_depth: u32,
+    /// When the action may happen. Actions keep their order whatever their
+    /// timing: an action waits for the one before it.
+    pub timing: ActionTiming,
     /// The write.
     pub request: WriteRequest,
     /// The field manager it is made as.
     pub field_manager: String,
+}
+
+/// When a user action may happen (the next action only: actions keep their
+/// order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionTiming {
+    /// From this depth (the number of steps so far) on, or earlier once
+    /// nothing is pending. Until a depth below the explored `max_depth` is
+    /// reached, the depth is part of the search key: states that differ
+    /// only in depth are explored apart.
+    AtDepth(u32),
+    /// Once nothing is pending, whatever the depth: after the cluster has
+    /// settled. The depth stays out of the search key.
+    Settled,
+}
+
+impl ActionTiming {
+    /// The depth from which the action may happen while work is still
+    /// pending; `None` when it waits for nothing to be pending.
+    pub fn depth(self) -> Option<u32> {
+        match self {
+            ActionTiming::AtDepth(depth) => Some(depth),
+            ActionTiming::Settled => None,
+        }
+    }
 }
 
 /// A stale view a reconcile reads one kind through, under stale-read
@@ -226,7 +252,7 @@ impl Model {
             }
         }
         if let Some(action) = self.actions.get(world.next_action)
-            && (world.depth >= action.at_depth || world.pending.is_empty())
+            && (world.pending.is_empty() || action.timing.depth().is_some_and(|d| world.depth >= d))
         {
             out.push(Choice::User {
                 index: world.next_action,
@@ -242,10 +268,11 @@ impl Model {
         let mut fp = Fingerprint::new(world);
         // The depth matters only while a remaining action can still become
         // available by depth within the horizon; actions keep their order,
-        // so the largest such `at_depth` bounds what the depth decides.
+        // so the largest such depth bounds what the depth decides. Actions
+        // that wait for a settled cluster never depend on it.
         let threshold = self.actions[world.next_action.min(self.actions.len())..]
             .iter()
-            .map(|a| a.at_depth)
+            .filter_map(|a| a.timing.depth())
             .filter(|&d| d < max_depth)
             .max();
         if let Some(threshold) = threshold {
@@ -408,5 +435,77 @@ impl Model {
             world = step.world;
         }
         (world, records)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::test_util::{FirstWriter, server_with};
+
+    /// A writer of ConfigMap `target` and one user action creating a
+    /// ConfigMap, with the given timing.
+    fn with_action(timing: ActionTiming) -> Model {
+        let object = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "late", "namespace": "default"}});
+        Model::new(server_with(&[("target", json!({}))]))
+            .controller(FirstWriter {
+                name: "a",
+                key: "a",
+                value: "1",
+            })
+            .action(UserAction {
+                timing,
+                request: WriteRequest::Create { object },
+                field_manager: "kubectl".into(),
+            })
+    }
+
+    fn offers_action(model: &Model, world: &World) -> bool {
+        model
+            .choices(world)
+            .iter()
+            .any(|c| matches!(c, Choice::User { .. }))
+    }
+
+    #[test]
+    fn a_settled_action_waits_for_nothing_pending_whatever_the_depth() {
+        let model = with_action(ActionTiming::Settled);
+        let mut world = model.initial();
+        assert!(!world.pending.is_empty());
+        world.depth = 1000;
+        assert!(!offers_action(&model, &world), "work is pending");
+        world.pending.clear();
+        world.depth = 0;
+        assert!(offers_action(&model, &world), "nothing is pending");
+
+        let by_depth = with_action(ActionTiming::AtDepth(3));
+        let mut world = by_depth.initial();
+        assert!(!offers_action(&by_depth, &world));
+        world.depth = 3;
+        assert!(offers_action(&by_depth, &world), "depth 3 is reached");
+    }
+
+    #[test]
+    fn only_a_depth_below_the_horizon_joins_the_search_key() {
+        let key_at = |timing, depth| {
+            let model = with_action(timing);
+            let mut world = model.initial();
+            world.depth = depth;
+            model.fingerprint(&world, 20)
+        };
+        let settled = ActionTiming::Settled;
+        assert_eq!(key_at(settled, 1), key_at(settled, 7));
+        let early = ActionTiming::AtDepth(5);
+        assert_ne!(key_at(early, 1), key_at(early, 2));
+        assert_eq!(
+            key_at(early, 5),
+            key_at(early, 9),
+            "past 5 it decides nothing"
+        );
+        let beyond = ActionTiming::AtDepth(20);
+        assert_eq!(key_at(beyond, 1), key_at(beyond, 7));
     }
 }

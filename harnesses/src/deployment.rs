@@ -724,7 +724,7 @@ mod tests {
     use kcheck_engine::api::{GroupKind, LabelSelector, PatchBody, Subresource, WriteRequest};
     use kcheck_engine::explore::{Explorer, Mode};
     use kcheck_engine::invariants::{Bounds, Invariant, When};
-    use kcheck_engine::{Model, UserAction};
+    use kcheck_engine::{ActionTiming, Model, UserAction};
     use serde_json::{Value, json};
 
     fn deployment(replicas: i32, strategy: Value) -> Value {
@@ -736,13 +736,12 @@ mod tests {
                                      "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}})
     }
 
-    /// An action depth beyond any rollout here: the action happens once the
-    /// cluster has converged (actions wait for nothing else pending).
-    const AFTER: u32 = 1000;
+    /// The action happens once the cluster has converged.
+    const AFTER: ActionTiming = ActionTiming::Settled;
 
-    fn patch(at_depth: u32, patch: Value) -> UserAction {
+    fn patch(timing: ActionTiming, patch: Value) -> UserAction {
         UserAction {
-            at_depth,
+            timing,
             request: WriteRequest::Patch {
                 key: ObjectKey::new(GroupKind::new("apps", "Deployment"), Some("default"), "web"),
                 patch: PatchBody::Merge(patch),
@@ -904,9 +903,9 @@ mod tests {
         )
     }
 
-    fn image_change(at_depth: u32) -> UserAction {
+    fn image_change(timing: ActionTiming) -> UserAction {
         patch(
-            at_depth,
+            timing,
             json!({"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx:1.28"}]}}}}),
         )
     }

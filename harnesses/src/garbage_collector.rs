@@ -439,7 +439,7 @@ mod tests {
     use crate::{DeploymentController, Kubelet, ReplicaSetController};
     use kcheck_engine::api::{ApiServer, DeleteOptions, Propagation, WriteRequest};
     use kcheck_engine::invariants::{Invariant, When};
-    use kcheck_engine::{Model, UserAction};
+    use kcheck_engine::{ActionTiming, Model, UserAction};
 
     fn deployment() -> Value {
         json!({"apiVersion": "apps/v1", "kind": "Deployment",
@@ -466,7 +466,7 @@ mod tests {
 
     fn delete(propagation: Propagation) -> UserAction {
         UserAction {
-            at_depth: 0,
+            timing: ActionTiming::AtDepth(0),
             request: WriteRequest::Delete {
                 key: ObjectKey::new(GroupKind::new("apps", "Deployment"), Some("default"), "web"),
                 options: DeleteOptions {

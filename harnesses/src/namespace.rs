@@ -184,7 +184,7 @@ mod tests {
     use crate::testing::{cluster, explore_all, get, objects, run_fifo};
     use crate::{DeploymentController, GarbageCollector, Kubelet, ReplicaSetController};
     use kcheck_engine::api::{DeleteOptions, WriteRequest};
-    use kcheck_engine::{Model, UserAction};
+    use kcheck_engine::{ActionTiming, Model, UserAction};
     use serde_json::json;
 
     fn model(server: kcheck_engine::api::ApiServer) -> Model {
@@ -215,7 +215,7 @@ mod tests {
         let ns_key = ObjectKey::new(GroupKind::new("", "Namespace"), None, "shop");
         let cm_key = ObjectKey::new(GroupKind::new("", "ConfigMap"), Some("shop"), "held");
         let delete = UserAction {
-            at_depth: 0,
+            timing: ActionTiming::AtDepth(0),
             request: WriteRequest::Delete {
                 key: ns_key,
                 options: DeleteOptions::default(),
@@ -223,7 +223,7 @@ mod tests {
             field_manager: "kubectl".into(),
         };
         let release = UserAction {
-            at_depth: 1000,
+            timing: ActionTiming::Settled,
             request: WriteRequest::Patch {
                 key: cm_key,
                 patch: kcheck_engine::api::PatchBody::Merge(
@@ -249,7 +249,7 @@ mod tests {
                    "metadata": {"name": "held", "namespace": "shop", "finalizers": ["example.com/hold"]}}),
         ]);
         let delete = UserAction {
-            at_depth: 0,
+            timing: ActionTiming::AtDepth(0),
             request: WriteRequest::Delete {
                 key: ObjectKey::new(GroupKind::new("", "Namespace"), None, "shop"),
                 options: DeleteOptions::default(),

@@ -190,7 +190,7 @@ fn with_late_action(at_depth: u32) -> Model {
     let object = json!({"apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": "late", "namespace": "default"}});
     commuting().action(crate::UserAction {
-        at_depth,
+        timing: crate::ActionTiming::AtDepth(at_depth),
         request: WriteRequest::Create { object },
         field_manager: "kubectl".into(),
     })

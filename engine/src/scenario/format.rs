@@ -170,14 +170,27 @@ pub enum SubresourceName {
     Status,
 }
 
+/// What an action with `after` waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum After {
+    /// Nothing is pending: every controller has finished its work.
+    Settled,
+}
+
 /// One item of `actions`. Which fields a verb takes is checked after
 /// parsing.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActionSpec {
-    /// The depth from which the action may happen (default 0).
-    #[serde(default)]
-    pub at_depth: u32,
+    /// The depth from which the action may happen (default 0). Excludes
+    /// `after`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_depth: Option<u32>,
+    /// `settled`: the action waits until nothing is pending, whatever the
+    /// depth. Excludes `at_depth`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<After>,
     /// What the action does.
     pub verb: Verb,
     /// The manifest (create, update, apply).

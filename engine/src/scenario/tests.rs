@@ -10,6 +10,7 @@ use crate::api::{GroupKind, ObjectKey, meta};
 use crate::explore::Mode;
 use crate::hash::Digest;
 use crate::invariants::Invariant;
+use crate::model::ActionTiming;
 use crate::staleness::Lag;
 
 const HASH: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -91,7 +92,7 @@ fn design_section_7_example_builds() {
         ["deployment", "replicaset", "kubelet", "garbage-collector"]
     );
     assert_eq!(model.actions().len(), 1);
-    assert_eq!(model.actions()[0].at_depth, 3);
+    assert_eq!(model.actions()[0].timing, ActionTiming::AtDepth(3));
     assert_eq!(model.actions()[0].field_manager, "kubectl-patch");
     let staleness = model.staleness_config();
     assert_eq!(staleness.intervals.len(), 1);
@@ -311,6 +312,26 @@ fn negative_depth_is_rejected() {
 }
 
 #[test]
+fn after_settled_excludes_at_depth_and_takes_only_settled() {
+    let mut v = design_example();
+    v["actions"][0]["after"] = json!("settled");
+    let err = parse(&v).unwrap_err();
+    assert_eq!(err.path, "actions[0].after");
+    assert!(
+        err.message
+            .contains("at_depth and after exclude each other"),
+        "{err}"
+    );
+    v["actions"][0].as_object_mut().unwrap().remove("at_depth");
+    let model = parse(&v).unwrap().build(&TestRegistry).unwrap();
+    assert_eq!(model.actions()[0].timing, ActionTiming::Settled);
+    v["actions"][0]["after"] = json!("converged");
+    let err = parse(&v).unwrap_err();
+    assert_eq!(err.path, "actions[0].after");
+    assert!(err.message.contains("expected `settled`"), "{err}");
+}
+
+#[test]
 fn unknown_invariant_type_is_rejected() {
     let mut v = design_example();
     v["invariants"][1] = json!({"type": "eventually_consistent"});
@@ -468,23 +489,23 @@ fn actions_become_write_requests() {
         {"verb": "apply", "object": configmap("c"), "force": true, "field_manager": "me"},
         {"at_depth": 2, "verb": "patch", "target": {"kind": "Deployment.apps", "name": "web"},
          "patch_type": "json", "patch": [{"op": "replace", "path": "/spec/replicas", "value": 2}]},
-        {"verb": "delete", "target": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+        {"after": "settled", "verb": "delete", "target": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
          "propagation_policy": "Foreground"}
     ]);
     let model = parse(&v).unwrap().build(&TestRegistry).unwrap();
-    let verbs: Vec<(&str, &str, u32)> = model
+    let verbs: Vec<(&str, &str, ActionTiming)> = model
         .actions()
         .iter()
-        .map(|a| (a.request.verb(), a.field_manager.as_str(), a.at_depth))
+        .map(|a| (a.request.verb(), a.field_manager.as_str(), a.timing))
         .collect();
     assert_eq!(
         verbs,
         [
-            ("create", "kubectl-create", 0),
-            ("create", "kubectl-create", 0),
-            ("apply", "me", 0),
-            ("patch", "kubectl-patch", 2),
-            ("delete", "kubectl", 0)
+            ("create", "kubectl-create", ActionTiming::AtDepth(0)),
+            ("create", "kubectl-create", ActionTiming::AtDepth(0)),
+            ("apply", "me", ActionTiming::AtDepth(0)),
+            ("patch", "kubectl-patch", ActionTiming::AtDepth(2)),
+            ("delete", "kubectl", ActionTiming::Settled)
         ]
     );
     match &model.actions()[2].request {

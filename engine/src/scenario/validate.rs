@@ -16,12 +16,12 @@ use crate::explore::FindingKind;
 use crate::faults::{ApiFaultSpec, CrashSpec, Fault, Faults};
 use crate::hash::Digest;
 use crate::invariants::{Bounds, Invariant};
-use crate::model::UserAction;
+use crate::model::{ActionTiming, UserAction};
 use crate::staleness::{Lag, StaleReads, Staleness, StalenessInterval};
 
 use super::format::{
-    ActionSpec, ControllerEntry, ExpectFile, ExploreFile, FaultKind, InvariantSpec, InvariantType,
-    PatchType, Perturbations, ScenarioFile, SubresourceName, TargetSpec, Verb,
+    ActionSpec, After, ControllerEntry, ExpectFile, ExploreFile, FaultKind, InvariantSpec,
+    InvariantType, PatchType, Perturbations, ScenarioFile, SubresourceName, TargetSpec, Verb,
 };
 use super::kinds::resolve;
 use super::objects::{self, Known, check_identity, check_name, place};
@@ -206,6 +206,16 @@ fn action(
     kinds: &mut KindRegistry,
     known: &mut Known,
 ) -> Result<UserAction, ScenarioError> {
+    let timing = match (a.at_depth, a.after) {
+        (Some(_), Some(_)) => {
+            return Err(ScenarioError::new(
+                format!("{path}.after"),
+                "at_depth and after exclude each other: an action happens either from a depth or once nothing is pending",
+            ));
+        }
+        (_, Some(After::Settled)) => ActionTiming::Settled,
+        (depth, None) => ActionTiming::AtDepth(depth.unwrap_or(0)),
+    };
     let verb = a.verb;
     let what = format!("verb {}", verb.name());
     let allowed: &[&str] = match verb {
@@ -376,7 +386,7 @@ fn action(
         }
     };
     Ok(UserAction {
-        at_depth: a.at_depth,
+        timing,
         request,
         field_manager,
     })

@@ -1,0 +1,107 @@
+//! Scenario fields end to end: actions `after: settled`.
+
+use serde_json::{Value, json};
+
+use crate::util::Dir;
+
+/// A ReplicaSet of one Pod, scaled to two by a user action with `timing`
+/// (`{"at_depth": n}` or `{"after": "settled"}`).
+fn scale_up(timing: Value) -> Value {
+    let mut action = json!({
+        "verb": "patch",
+        "target": {"kind": "ReplicaSet", "name": "web"},
+        "patch": {"spec": {"replicas": 2}}
+    });
+    for (k, v) in timing.as_object().unwrap() {
+        action[k] = v.clone();
+    }
+    json!({
+        "name": "rs-scale-up",
+        "controllers": ["replicaset", "kubelet"],
+        "objects": [{
+            "apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": {"name": "web"},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}
+                }
+            }
+        }],
+        "actions": [action],
+        "explore": {"mode": "exhaustive", "max_depth": 40},
+        "invariants": [{"type": "count", "kind": "Pod", "equals": 2}, {"type": "converged"}]
+    })
+}
+
+/// Runs a scenario with `--json`; returns the result.
+fn run_json(dir: &Dir, name: &str, scenario: &Value, code: i32) -> Value {
+    let file = dir.write_json(&format!("{name}.json"), scenario);
+    dir.kcheck()
+        .args(["run", "--json"])
+        .arg(&file)
+        .expect_code(code)
+        .json_lines()
+        .remove(0)
+}
+
+#[test]
+fn an_action_after_settled_keeps_the_depth_out_of_the_search() {
+    let dir = Dir::new();
+    let settled = run_json(&dir, "settled", &scale_up(json!({"after": "settled"})), 0);
+    let beyond = run_json(&dir, "beyond", &scale_up(json!({"at_depth": 40})), 0);
+    let early = run_json(&dir, "early", &scale_up(json!({"at_depth": 30})), 0);
+    assert_eq!(settled["stats"]["states"], beyond["stats"]["states"]);
+    assert_eq!(settled["converged_states"], beyond["converged_states"]);
+    assert_eq!(
+        settled["converged_states"][0]["hash"],
+        early["converged_states"][0]["hash"]
+    );
+    assert!(
+        early["stats"]["states"].as_u64() > settled["stats"]["states"].as_u64(),
+        "a depth below max_depth joins the search key: {} vs {}",
+        early["stats"],
+        settled["stats"]
+    );
+}
+
+#[test]
+fn a_trace_of_a_scenario_with_an_action_after_settled_replays() {
+    let dir = Dir::new();
+    let file = dir.write_json("settled.json", &scale_up(json!({"after": "settled"})));
+    dir.kcheck()
+        .args(["run", "--trace-dir", "traces"])
+        .arg(&file)
+        .expect_code(0);
+    let traces: Vec<_> = std::fs::read_dir(dir.join("traces"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(traces.len(), 1, "{traces:?}");
+    let text = std::fs::read_to_string(&traces[0]).unwrap();
+    assert!(
+        text.contains(r#""after":"settled""#),
+        "the trace embeds the field"
+    );
+    dir.kcheck()
+        .arg("replay")
+        .arg(&traces[0])
+        .expect_code(0)
+        .assert_stdout_has("every state hash matches");
+}
+
+#[test]
+fn at_depth_and_after_together_are_rejected_naming_the_field() {
+    let dir = Dir::new();
+    let file = dir.write_json(
+        "both.json",
+        &scale_up(json!({"at_depth": 3, "after": "settled"})),
+    );
+    dir.kcheck()
+        .arg("run")
+        .arg(&file)
+        .expect_code(2)
+        .assert_stderr_has("at actions[0].after: at_depth and after exclude each other");
+}
