@@ -1,4 +1,5 @@
-//! Scenario fields end to end: actions `after: settled`.
+//! Scenario fields end to end: actions `after: settled` and the
+//! `field_absent` invariant.
 
 use serde_json::{Value, json};
 
@@ -104,4 +105,35 @@ fn at_depth_and_after_together_are_rejected_naming_the_field() {
         .arg(&file)
         .expect_code(2)
         .assert_stderr_has("at actions[0].after: at_depth and after exclude each other");
+}
+
+#[test]
+fn field_absent_is_checked_on_converged_states() {
+    let dir = Dir::new();
+    let mut scenario = scale_up(json!({"after": "settled"}));
+    let web = json!({"kind": "ReplicaSet", "name": "web"});
+    scenario["invariants"] = json!([
+        {"type": "field_absent", "target": web, "pointer": "/metadata/deletionTimestamp"}
+    ]);
+    let clean = run_json(&dir, "absent-holds", &scenario, 0);
+    assert_eq!(clean["findings"], json!([]));
+
+    scenario["invariants"] = json!([
+        {"type": "field_absent", "target": web, "pointer": "/spec/replicas"},
+        {"type": "field_absent", "target": {"kind": "ReplicaSet", "name": "api"}, "pointer": "/status"}
+    ]);
+    let broken = run_json(&dir, "absent-breaks", &scenario, 1);
+    let messages: Vec<&str> = broken["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "invariant field_absent ReplicaSet.apps default/web /spec/replicas failed on a converged state: ReplicaSet.apps default/web /spec/replicas is 2, expected it absent",
+            "invariant field_absent ReplicaSet.apps default/api /status failed on a converged state: ReplicaSet.apps default/api does not exist",
+        ]
+    );
 }

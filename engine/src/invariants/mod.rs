@@ -138,15 +138,28 @@ impl Invariant {
         })
     }
 
-    /// A field of an object (by JSON pointer) equals a value.
+    /// A field of an object (by JSON pointer) equals a value. Breaks when
+    /// the object does not exist.
     pub fn field_equals(key: ObjectKey, pointer: String, value: Value, when: When) -> Self {
         let name = format!("field_equals {key} {pointer}");
         Invariant::new(name, when, move |s| {
-            let stored = s.get(&key).map_err(|_| format!("{key} does not exist"))?;
-            match stored.object.pointer(&pointer) {
+            match existing(s, &key)?.pointer(&pointer) {
                 Some(v) if *v == value => Ok(()),
                 Some(v) => Err(format!("{key} {pointer} is {v}, expected {value}")),
                 None => Err(format!("{key} has no {pointer}, expected {value}")),
+            }
+        })
+    }
+
+    /// An object has nothing at a JSON pointer (an explicit `null` is a
+    /// value). Like [`Invariant::field_equals`], it breaks when the object
+    /// does not exist.
+    pub fn field_absent(key: ObjectKey, pointer: String, when: When) -> Self {
+        let name = format!("field_absent {key} {pointer}");
+        Invariant::new(name, when, move |s| {
+            match existing(s, &key)?.pointer(&pointer) {
+                None => Ok(()),
+                Some(v) => Err(format!("{key} {pointer} is {v}, expected it absent")),
             }
         })
     }
@@ -167,6 +180,13 @@ impl Invariant {
             Ok(())
         })
     }
+}
+
+/// The object's JSON, or why an invariant about its fields breaks.
+fn existing<'a>(s: &'a ApiServer, key: &ObjectKey) -> Result<&'a Value, String> {
+    s.get(key)
+        .map(|stored| &stored.object)
+        .map_err(|_| format!("{key} does not exist"))
 }
 
 fn owner_exists(s: &ApiServer, dependent: &ObjectKey, owner: &meta::OwnerRef) -> bool {
@@ -274,6 +294,40 @@ mod tests {
                 .unwrap_err()
                 .contains("is \"v\", expected \"w\"")
         );
+    }
+
+    #[test]
+    fn field_absent_holds_for_an_existing_object_without_the_field() {
+        let s = server_with(&[("a", json!({"k": "v"}))]);
+        let inv = |name: &str, pointer: &str| {
+            Invariant::field_absent(cm_key(name), pointer.into(), When::Always).check(&s)
+        };
+        assert!(inv("a", "/data/missing").is_ok());
+        assert!(inv("a", "/status/x").is_ok(), "no status at all");
+        assert_eq!(
+            inv("a", "/data/k").unwrap_err(),
+            "ConfigMap default/a /data/k is \"v\", expected it absent"
+        );
+        assert_eq!(
+            inv("b", "/data/k").unwrap_err(),
+            "ConfigMap default/b does not exist",
+            "as for field_equals, the object must exist"
+        );
+    }
+
+    #[test]
+    fn field_absent_counts_an_explicit_null_as_a_value() {
+        let mut s = server_with(&[]);
+        s.seed(
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": "a", "namespace": "default"}, "extra": null}),
+            "test",
+        )
+        .unwrap();
+        let err = Invariant::field_absent(cm_key("a"), "/extra".into(), When::Always)
+            .check(&s)
+            .unwrap_err();
+        assert!(err.ends_with("/extra is null, expected it absent"), "{err}");
     }
 
     #[test]

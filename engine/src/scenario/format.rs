@@ -427,6 +427,8 @@ pub enum InvariantType {
     Count,
     /// A field of `target` equals `value`.
     FieldEquals,
+    /// `target` exists and has nothing at `pointer`.
+    FieldAbsent,
     /// Every ownerReference resolves.
     NoOrphans,
     /// Every path converges within `max_depth`.
@@ -441,6 +443,7 @@ impl InvariantType {
             InvariantType::Absent => "absent",
             InvariantType::Count => "count",
             InvariantType::FieldEquals => "field_equals",
+            InvariantType::FieldAbsent => "field_absent",
             InvariantType::NoOrphans => "no_orphans",
             InvariantType::Converged => "converged",
         }
@@ -458,7 +461,7 @@ pub struct InvariantSpec {
     /// `converged` (default) or `always`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub when: Option<When>,
-    /// The object (exists, absent, field_equals).
+    /// The object (exists, absent, field_equals, field_absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<TargetSpec>,
     /// The kind counted (count).
@@ -487,7 +490,7 @@ pub struct InvariantSpec {
     /// At most this many (count).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<u64>,
-    /// A JSON pointer into the object (field_equals).
+    /// A JSON pointer into the object (field_equals, field_absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pointer: Option<String>,
     /// The expected value, `null` included (field_equals).

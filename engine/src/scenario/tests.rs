@@ -634,6 +634,18 @@ fn invariant_fields_are_checked_per_type() {
             "invariants[0].value",
         ),
         (
+            json!({"type": "field_absent", "target": target, "pointer": "status"}),
+            "invariants[0].pointer",
+        ),
+        (
+            json!({"type": "field_absent", "target": target}),
+            "invariants[0].pointer",
+        ),
+        (
+            json!({"type": "field_absent", "target": target, "pointer": "/status", "value": null}),
+            "invariants[0].value",
+        ),
+        (
             json!({"type": "no_orphans", "when": "sometimes"}),
             "invariants[0].when",
         ),
@@ -675,7 +687,10 @@ fn invariants_check_the_state() {
         {"type": "field_equals", "target": {"kind": "Deployment", "name": "web"}, "pointer": "/spec/paused", "value": null},
         {"type": "count", "kind": "Deployment", "selector": "app notin (db)", "min": 1, "max": 1},
         {"type": "count", "kind": "Namespace", "min": 4},
-        {"type": "no_orphans", "when": "always"}
+        {"type": "no_orphans", "when": "always"},
+        {"type": "field_absent", "target": {"kind": "Deployment", "name": "web"}, "pointer": "/spec/paused"},
+        {"type": "field_absent", "target": {"kind": "Deployment", "name": "web"}, "pointer": "/spec/replicas", "when": "always"},
+        {"type": "field_absent", "target": {"kind": "Deployment", "name": "api"}, "pointer": "/spec/paused"}
     ]);
     let model = parse(&v).unwrap().build(&TestRegistry).unwrap();
     let results: Vec<bool> = model
@@ -683,7 +698,16 @@ fn invariants_check_the_state() {
         .iter()
         .map(|i| i.check(&model.server).is_ok())
         .collect();
-    assert_eq!(results, [true, true, true, false, true, true, true]);
+    assert_eq!(
+        results,
+        [
+            true, true, true, false, true, true, true, true, false, false
+        ]
+    );
+    assert_eq!(
+        model.invariants()[8].when(),
+        crate::invariants::When::Always
+    );
 }
 
 #[test]

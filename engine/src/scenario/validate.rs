@@ -575,6 +575,7 @@ fn invariant(
             "max",
         ],
         InvariantType::FieldEquals => &["when", "target", "pointer", "value"],
+        InvariantType::FieldAbsent => &["when", "target", "pointer"],
         InvariantType::NoOrphans => &["when"],
         InvariantType::Converged => &[],
     };
@@ -601,23 +602,28 @@ fn invariant(
         let t = required(spec.target.as_ref(), path, "target", &what)?;
         target(t, &format!("{path}.target"), kinds)
     };
+    let pointer = || -> Result<String, ScenarioError> {
+        let pointer = required(spec.pointer.as_ref(), path, "pointer", &what)?;
+        if !pointer.starts_with('/') {
+            return Err(ScenarioError::new(
+                format!("{path}.pointer"),
+                format!(
+                    "a JSON pointer must start with \"/\", like \"/spec/replicas\", not {pointer:?}"
+                ),
+            ));
+        }
+        Ok(pointer.clone())
+    };
     Ok(Some(match ty {
         InvariantType::Exists => Invariant::exists(target_key(kinds)?, when),
         InvariantType::Absent => Invariant::absent(target_key(kinds)?, when),
         InvariantType::FieldEquals => {
             let key = target_key(kinds)?;
-            let pointer = required(spec.pointer.as_ref(), path, "pointer", &what)?;
-            if !pointer.starts_with('/') {
-                return Err(ScenarioError::new(
-                    format!("{path}.pointer"),
-                    format!(
-                        "a JSON pointer must start with \"/\", like \"/spec/replicas\", not {pointer:?}"
-                    ),
-                ));
-            }
+            let pointer = pointer()?;
             let value = required(spec.value.as_ref(), path, "value", &what)?;
-            Invariant::field_equals(key, pointer.clone(), value.clone(), when)
+            Invariant::field_equals(key, pointer, value.clone(), when)
         }
+        InvariantType::FieldAbsent => Invariant::field_absent(target_key(kinds)?, pointer()?, when),
         InvariantType::NoOrphans => Invariant::no_orphans(when),
         InvariantType::Converged => return Ok(None),
         InvariantType::Count => {
