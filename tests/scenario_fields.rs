@@ -1,6 +1,9 @@
-//! Scenario fields end to end: actions `after: settled` and the
-//! `field_absent` invariant.
+//! Scenario fields end to end: actions `after: settled`, the `field_absent`
+//! invariant, and the load-time warnings of the repository's scenarios.
 
+use std::path::Path;
+
+use kcheck_engine::scenario::Scenario;
 use serde_json::{Value, json};
 
 use crate::util::Dir;
@@ -136,4 +139,26 @@ fn field_absent_is_checked_on_converged_states() {
             "invariant field_absent ReplicaSet.apps default/api /status failed on a converged state: ReplicaSet.apps default/api does not exist",
         ]
     );
+}
+
+#[test]
+fn the_repository_scenarios_have_no_warnings() {
+    let registry = kcheck_harnesses::registry();
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<_> = std::fs::read_dir(folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    for file in files {
+        let scenario = Scenario::load(&file).unwrap();
+        let model = scenario.build(&registry).unwrap();
+        let warnings: Vec<String> = scenario
+            .warnings(&model)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(warnings, Vec::<String>::new(), "{}", file.display());
+    }
 }

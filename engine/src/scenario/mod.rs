@@ -33,11 +33,14 @@
 //! manifests, kinds, namespaces, actions, perturbations, invariants and
 //! `expect`. [`Scenario::build`] resolves the controllers through a
 //! [`ControllerRegistry`]. Every rejection is a [`ScenarioError`] naming the
-//! field path. `docs/scenario-format.md` documents every field.
+//! field path. [`Scenario::warnings`] then lists what a valid scenario says
+//! but probably does not mean (a [`Warning`]). `docs/scenario-format.md`
+//! documents every field.
 
 mod expect_file;
 pub mod format;
 mod kinds;
+mod lint;
 mod objects;
 mod shape;
 mod validate;
@@ -63,6 +66,7 @@ use crate::model::Model;
 use crate::runtime::Reconciler;
 
 use format::ScenarioFile;
+pub use lint::Warning;
 use validate::Prepared;
 
 /// Builds controllers by name (the harness crate implements it).
