@@ -120,7 +120,7 @@ pub struct Report {
 pub struct RefusedAction {
     /// The action's index in the scenario's `actions`.
     pub index: usize,
-    /// The server's answer, e.g. `404 NotFound: deployments.apps "wbe" not found`.
+    /// The server's answer, e.g. `NotFound (404): deployments.apps "wbe" not found`.
     pub message: String,
 }
 
