@@ -175,7 +175,8 @@ impl Expectation {
 }
 
 /// Something a user should know that is not a finding: a likely mistake in
-/// the scenario, or a user action the server refused.
+/// the scenario (the scenario's own warnings), or a user action the server
+/// refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Warning {
     /// `unwatched_kind`, `missing_namespace`, `refused_action`, ...
@@ -239,7 +240,16 @@ pub fn run(
         }
         Some(e) => Expectation::Compared(compare_with_expect(e, &report)),
     };
-    let warnings = refusal_warnings(&loaded.model, &report);
+    let mut warnings: Vec<Warning> = loaded
+        .scenario
+        .warnings(&loaded.model)
+        .iter()
+        .map(|w| Warning {
+            kind: w.code(),
+            message: w.to_string(),
+        })
+        .collect();
+    warnings.extend(refusal_warnings(&loaded.model, &report));
     let finding_errors = report
         .findings
         .iter()

@@ -291,3 +291,44 @@ fn the_memory_budget_stops_the_search_cleanly_with_what_was_found() {
         .expect_code(2)
         .assert_stderr_has("not a size");
 }
+
+#[test]
+fn objects_nothing_watches_and_invariants_on_missing_namespaces_are_warnings() {
+    let dir = Dir::new();
+    let mut s = clean_scenario();
+    s["objects"].as_array_mut().unwrap().push(json!({
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": "db", "namespace": "default"},
+        "spec": {
+            "serviceName": "db",
+            "selector": {"matchLabels": {"app": "db"}},
+            "template": {
+                "metadata": {"labels": {"app": "db"}},
+                "spec": {"containers": [{"name": "db", "image": "postgres:16"}]}
+            }
+        }
+    }));
+    s["invariants"] = json!([{"type": "count", "kind": "Pod", "namespace": "prod", "max": 5}]);
+    let file = write_scenario(&dir, &s);
+    let run = dir.kcheck().arg("run").arg(&file).expect_code(0);
+    run.assert_stdout_has("warnings   2");
+    run.assert_stdout_has("unwatched_kind: ");
+    run.assert_stdout_has("default/db");
+    run.assert_stdout_has("missing_namespace: ");
+    let json = dir
+        .kcheck()
+        .args(["run", "--json"])
+        .arg(&file)
+        .expect_code(0);
+    let kinds: Vec<Value> = json.json_lines()[0]["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["kind"].clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        [json!("unwatched_kind"), json!("missing_namespace")],
+        "{json}"
+    );
+}
