@@ -329,6 +329,15 @@ pub fn compare_with_expect(expect: &Expect, report: &Report) -> Vec<String> {
             }
         }
     }
+    if let Some(n) = expect.states
+        && n != report.stats.states
+        && report.complete()
+    {
+        problems.push(format!(
+            "states explored: expected {n}, got {} (the converged states may agree; the search does not)",
+            report.stats.states
+        ));
+    }
     for f in &report.findings {
         if !expect.findings.contains(&f.kind) {
             problems.push(format!(
@@ -370,6 +379,7 @@ pub fn expect_from(report: &Report) -> Expect {
     Expect {
         converged_states: Some(report.converged.len()),
         converged_hashes: Some(hashes),
+        states: Some(report.stats.states),
         findings,
     }
 }

@@ -332,3 +332,26 @@ fn objects_nothing_watches_and_invariants_on_missing_namespaces_are_warnings() {
         "{json}"
     );
 }
+
+#[test]
+fn a_pinned_state_count_that_differs_fails_the_check() {
+    let dir = Dir::new();
+    let file = write_scenario(&dir, &clean_scenario());
+    dir.kcheck()
+        .args(["check", "--update"])
+        .arg(&file)
+        .expect_code(0);
+    let states = expect_block(&file)["states"].as_u64().unwrap();
+    assert!(states > 1);
+    let mut s: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    s["expect"]["states"] = json!(states + 1);
+    let file = write_scenario(&dir, &s);
+    dir.kcheck()
+        .arg("check")
+        .arg(&file)
+        .expect_code(1)
+        .assert_stdout_has(&format!(
+            "states explored: expected {}, got {states}",
+            states + 1
+        ));
+}

@@ -517,6 +517,10 @@ pub struct ExpectFile {
     /// Their hashes, 64 lowercase hex digits each.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub converged_hashes: Option<Vec<String>>,
+    /// How many states the search visits (exhaustive: distinct states), to
+    /// catch a change that keeps the hashes but explores differently.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub states: Option<u64>,
     /// The kinds of finding the run is expected to report (a scenario that
     /// demonstrates a bug pins it here); absent: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]

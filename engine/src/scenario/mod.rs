@@ -199,6 +199,9 @@ pub struct Expect {
     /// Their hashes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub converged_hashes: Option<Vec<Digest>>,
+    /// How many states the search visits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub states: Option<u64>,
     /// The kinds of finding expected, sorted; empty: none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<FindingKind>,

@@ -940,6 +940,7 @@ fn expect_of(n: usize) -> Expect {
     Expect {
         converged_states: Some(n),
         converged_hashes: Some(hashes),
+        states: None,
         findings: Vec::new(),
     }
 }
@@ -1001,6 +1002,7 @@ fn write_expect_leaves_the_file_alone_when_the_result_is_invalid() {
     let bad = Expect {
         converged_states: Some(5),
         converged_hashes: Some(vec![Digest([1; 32])]),
+        states: None,
         findings: Vec::new(),
     };
     let err = Scenario::write_expect(&path, &bad).unwrap_err();

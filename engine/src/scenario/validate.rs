@@ -768,6 +768,7 @@ fn expect(e: &ExpectFile) -> Result<Expect, ScenarioError> {
     Ok(Expect {
         converged_states: e.converged_states,
         converged_hashes: hashes,
+        states: e.states,
         findings,
     })
 }
