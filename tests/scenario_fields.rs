@@ -19,25 +19,13 @@ fn scale_up(timing: Value) -> Value {
     for (k, v) in timing.as_object().unwrap() {
         action[k] = v.clone();
     }
-    json!({
-        "name": "rs-scale-up",
-        "controllers": ["replicaset", "kubelet"],
-        "objects": [{
-            "apiVersion": "apps/v1", "kind": "ReplicaSet",
-            "metadata": {"name": "web"},
-            "spec": {
-                "replicas": 1,
-                "selector": {"matchLabels": {"app": "web"}},
-                "template": {
-                    "metadata": {"labels": {"app": "web"}},
-                    "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}
-                }
-            }
-        }],
-        "actions": [action],
-        "explore": {"mode": "exhaustive", "max_depth": 40},
-        "invariants": [{"type": "count", "kind": "Pod", "equals": 2}, {"type": "converged"}]
-    })
+    let mut scenario = crate::clean_scenario();
+    scenario["name"] = json!("rs-scale-up");
+    scenario["actions"] = json!([action]);
+    scenario["explore"] = json!({"mode": "exhaustive", "max_depth": 40});
+    scenario["invariants"] =
+        json!([{"type": "count", "kind": "Pod", "equals": 2}, {"type": "converged"}]);
+    scenario
 }
 
 /// Runs a scenario with `--json`; returns the result.
