@@ -13,6 +13,7 @@ pub mod meta;
 pub mod patch;
 pub mod selector;
 pub mod server;
+pub mod typed;
 pub mod validation;
 
 pub use apply::{ListRules, ListType};

@@ -18,6 +18,7 @@ use super::kinds::{KindInfo, KindRegistry};
 use super::meta;
 use super::patch::PatchBody;
 use super::selector::{FieldSelector, LabelSelector};
+use super::typed::{self, Checks};
 use super::validation;
 use crate::hash::{Digest, StateDigest, entry_hash, object_hash};
 
@@ -490,6 +491,7 @@ impl ApiServer {
         self.prepare_for_create(&info, &key, &mut object, keep_status);
         let object = apply::record_update(None, &object, manager, None, &info.list_rules);
         validation::object(&object)?;
+        typed::check(&object, None, Checks::Full)?;
         if info.group_kind == crd_kind() {
             Arc::make_mut(&mut self.kinds)
                 .register_crd(&object)
@@ -516,6 +518,7 @@ impl ApiServer {
             apply::apply(None, config, manager, force, &info.list_rules).map_err(apply_error)?;
         self.prepare_for_create(info, &key, &mut object, false);
         validation::object(&object)?;
+        typed::check(&object, None, Checks::Full)?;
         if info.group_kind == crd_kind() {
             Arc::make_mut(&mut self.kinds)
                 .register_crd(&object)
@@ -686,6 +689,8 @@ impl ApiServer {
         if candidate == stored.object {
             return Ok(noop(key, stored.clone()));
         }
+        // After the no-op test: an unchanged object was checked when stored.
+        typed::check(&candidate, Some(&stored.object), Checks::Full)?;
         if meta::is_deleting(&candidate) && deletion_complete(info, &candidate) {
             let last = Arc::new(Stored {
                 hash: object_hash(&candidate),

@@ -89,6 +89,10 @@ pub struct ScenarioError {
     pub file: Option<PathBuf>,
     /// The field path, `""` for the whole file.
     pub path: String,
+    /// The object the error is about, e.g. `Deployment default/web`, when
+    /// the path leads to a manifest the API server would refuse (boxed, to
+    /// keep the error small).
+    pub object: Option<Box<str>>,
     /// 1-based line in the file, when known.
     pub line: Option<usize>,
     /// 1-based column in the file, when known.
@@ -103,6 +107,7 @@ impl ScenarioError {
         ScenarioError {
             file: None,
             path: path.into(),
+            object: None,
             line: None,
             column: None,
             message: message.into(),
@@ -116,18 +121,32 @@ impl ScenarioError {
         self
     }
 
-    /// `<file>: at <path> (line N, column M): <message>`, leaving out the
-    /// parts that are unknown.
+    /// The same error, said of an object (`Deployment default/web`).
+    #[must_use]
+    pub fn about(mut self, object: impl Into<String>) -> Self {
+        self.object = Some(object.into().into_boxed_str());
+        self
+    }
+
+    /// `<file>: at <path> (<object>, line N, column M): <message>`, leaving
+    /// out the parts that are unknown.
     fn render(&self) -> String {
         let mut out = String::new();
         if let Some(file) = &self.file {
             out.push_str(&format!("{}: ", file.display()));
         }
-        let position = match (self.line, self.column) {
+        let line = match (self.line, self.column) {
             (Some(l), Some(c)) => Some(format!("line {l}, column {c}")),
             (Some(l), None) => Some(format!("line {l}")),
             _ => None,
         };
+        let parts: Vec<&str> = self
+            .object
+            .as_deref()
+            .into_iter()
+            .chain(line.as_deref())
+            .collect();
+        let position = (!parts.is_empty()).then(|| parts.join(", "));
         match (self.path.is_empty(), position) {
             (false, Some(p)) => out.push_str(&format!("at {} ({p}): ", self.path)),
             (false, None) => out.push_str(&format!("at {}: ", self.path)),
@@ -420,7 +439,7 @@ impl Scenario {
 
 /// A serde error with its field path (and, from text, its position).
 fn json_error(e: serde_path_to_error::Error<serde_json::Error>) -> ScenarioError {
-    let path = render_path(e.path());
+    let path = crate::api::typed::field_path(e.path());
     json_error_at(path, e.into_inner())
 }
 
@@ -464,6 +483,7 @@ fn json_error_at(mut path: String, e: serde_json::Error) -> ScenarioError {
     ScenarioError {
         file: None,
         path,
+        object: None,
         line: (line > 0).then_some(line),
         column: (line > 0).then_some(column),
         message,
@@ -476,23 +496,4 @@ fn join(path: &str, field: &str) -> String {
     } else {
         format!("{path}.{field}")
     }
-}
-
-/// `actions[0].target.kind`: map keys joined by `.`, list indices in `[]`.
-fn render_path(path: &serde_path_to_error::Path) -> String {
-    use serde_path_to_error::Segment;
-    let mut out = String::new();
-    for segment in path.iter() {
-        match segment {
-            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
-            Segment::Map { key } | Segment::Enum { variant: key } => {
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                out.push_str(key);
-            }
-            Segment::Unknown => {}
-        }
-    }
-    out
 }

@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value};
 
 use crate::api::server::{INITIAL_NAMESPACES, uid_for};
+use crate::api::typed::{self, Checks};
 use crate::api::{
     ApiError, ApiServer, GroupKind, KindInfo, KindRegistry, ObjectKey, Subresource, WriteRequest,
     validation,
@@ -258,12 +259,8 @@ pub(crate) fn place(
 
 /// Checks an object name the way the API server does for its kind.
 pub(crate) fn check_name(kind: &str, name: &str, at: &str) -> Result<(), ScenarioError> {
-    let check = if validation::name_is_label(kind) {
-        validation::dns_label(name)
-    } else {
-        validation::dns_subdomain(name)
-    };
-    check.map_err(|e| ScenarioError::new(at, format!("invalid name {name:?}: {e}")))
+    validation::object_name(kind, name)
+        .map_err(|e| ScenarioError::new(at, format!("invalid name {name:?}: {e}")))
 }
 
 /// Fills in ownerReferences' uids (see the module doc).
@@ -360,6 +357,29 @@ pub(crate) fn patch_owner_refs(
         map.insert("uid".into(), Value::String(uid_for(&key, 0)));
     }
     Ok(())
+}
+
+/// Checks a manifest of a built-in kind as the API server decodes and
+/// validates it ([`typed::check`]); the error names the object,
+/// `at objects[0] (Deployment default/web): spec.replicas: ...`.
+pub(crate) fn check_typed(object: &Value, path: &str, checks: Checks) -> Result<(), ScenarioError> {
+    typed::check(object, None, checks).map_err(|e| {
+        let meta = metadata(object);
+        let field = |f: &str| {
+            meta.and_then(|m| m.get(f))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        };
+        let name = match field("name") {
+            "" => format!("{}*", field("generateName")),
+            name => name.to_string(),
+        };
+        let subject = match field("namespace") {
+            "" => format!("{} {name}", text(object, "kind").unwrap_or("")),
+            ns => format!("{} {ns}/{name}", text(object, "kind").unwrap_or("")),
+        };
+        ScenarioError::new(path, e.to_string()).about(subject)
+    })
 }
 
 /// Maps a server error on an object to the field it names, when it does.
@@ -460,6 +480,7 @@ pub(crate) fn seed(objects: &[Value]) -> Result<Seeded, ScenarioError> {
         let meta = metadata_mut(&mut m.object);
         meta.remove("uid");
         meta.remove("resourceVersion");
+        check_typed(&m.object, &m.path, Checks::Full)?;
     }
 
     let mut server = ApiServer::new();

@@ -780,11 +780,14 @@ fn crds_in_objects_are_registered_before_the_objects_that_use_them() {
 #[test]
 fn owner_reference_uids_are_filled_in() {
     let mut v = minimal();
+    let spec = json!({"selector": {"matchLabels": {"app": "web"}},
+        "template": {"metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "web", "image": "nginx"}]}}});
     v["objects"] = json!([
         {"apiVersion": "apps/v1", "kind": "ReplicaSet",
          "metadata": {"name": "web-1", "ownerReferences": [
              {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "controller": true}]},
-         "spec": {"selector": {"matchLabels": {"app": "web"}}}},
+         "spec": spec},
         {"apiVersion": "v1", "kind": "ConfigMap",
          "metadata": {"name": "owned", "ownerReferences": [
              {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": ""},
@@ -792,7 +795,8 @@ fn owner_reference_uids_are_filled_in() {
         {"apiVersion": "v1", "kind": "ConfigMap",
          "metadata": {"name": "by-manifest-uid", "ownerReferences": [
              {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "u-web"}]}},
-        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "uid": "u-web"}}
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "uid": "u-web"},
+         "spec": spec}
     ]);
     let scenario = parse(&v).unwrap();
     let server = &scenario.prepared.server;
@@ -1134,4 +1138,108 @@ fn scenarios_can_be_shared_between_threads() {
     fn send_sync<T: Send + Sync + Clone>() {}
     send_sync::<Scenario>();
     send_sync::<ScenarioError>();
+}
+
+// ----- manifests checked as the API server checks them -------------------
+
+fn with_deployment(edit: impl FnOnce(&mut Value)) -> Value {
+    let mut v = design_example();
+    v.as_object_mut().unwrap().remove("expect");
+    edit(&mut v["objects"][0]);
+    v
+}
+
+#[track_caller]
+fn refusal(v: &Value) -> ScenarioError {
+    let e = parse(v).expect_err("the scenario should be rejected");
+    assert_eq!(
+        Scenario::from_value(v.clone()).unwrap_err(),
+        e,
+        "from_value agrees"
+    );
+    e
+}
+
+#[test]
+fn object_of_the_wrong_type_is_rejected_naming_object_and_field() {
+    let e = refusal(&with_deployment(|d| d["spec"]["replicas"] = json!("2")));
+    assert_eq!(e.path, "objects[0]");
+    assert_eq!(e.object.as_deref(), Some("Deployment default/web"));
+    assert_eq!(
+        e.to_string(),
+        r#"at objects[0] (Deployment default/web): spec.replicas: invalid type: string "2", expected i32"#
+    );
+}
+
+#[test]
+fn object_with_an_unknown_field_is_rejected_as_strict_decoding_does() {
+    let e = refusal(&with_deployment(|d| {
+        d["spec"]["template"]["spec"]["containers"][0]["imagee"] = json!("nginx:1.27");
+    }));
+    assert_eq!(
+        e.to_string(),
+        r#"at objects[0] (Deployment default/web): spec.template.spec.containers[0].imagee: unknown field "imagee""#
+    );
+}
+
+#[test]
+fn object_at_a_version_its_kind_is_not_served_at_is_rejected() {
+    let e = refusal(&with_deployment(|d| {
+        d["apiVersion"] = json!("apps/v1beta1")
+    }));
+    assert_eq!(
+        e.to_string(),
+        r#"at objects[0] (Deployment default/web): apiVersion: no matches for kind "Deployment" in version "apps/v1beta1" (it is served as "apps/v1")"#
+    );
+}
+
+#[test]
+fn deployment_whose_selector_does_not_match_its_template_is_rejected() {
+    let e = refusal(&with_deployment(|d| {
+        d["spec"]["selector"]["matchLabels"] = json!({"app": "api"});
+    }));
+    assert_eq!(
+        e.to_string(),
+        r#"at objects[0] (Deployment default/web): spec.template.metadata.labels: Invalid value: map[string]string{"app":"web"}: `selector` does not match template `labels`"#
+    );
+}
+
+#[test]
+fn objects_inside_a_list_and_cluster_scoped_objects_are_named() {
+    let mut v = minimal();
+    v["objects"] = json!([{"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}, "spec": {"finalizer": []}}]}]);
+    assert_eq!(
+        refusal(&v).to_string(),
+        r#"at objects[0].items[0] (Namespace prod): spec.finalizer: unknown field "finalizer""#
+    );
+}
+
+#[test]
+fn action_manifests_are_checked_statically() {
+    let mut v = minimal();
+    v["actions"] = json!([{"verb": "create", "object": {"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"generateName": "job-"}, "spec": {"containers": [{"name": "c"}]}}}]);
+    let e = refusal(&v);
+    assert_eq!(
+        e.to_string(),
+        "at actions[0].object (Pod default/job-*): spec.containers[0].image: Required value"
+    );
+    // An applied configuration is partial: decoded, not validated.
+    v["objects"] = json!([{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+        "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}}]);
+    v["actions"] = json!([{"verb": "apply", "object": {"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web"}, "spec": {"replicas": 4}}}]);
+    parse(&v).unwrap();
+    v["actions"][0]["object"]["spec"] = json!({"replicas": "4"});
+    assert_eq!(
+        refusal(&v).to_string(),
+        r#"at actions[0].object (Deployment default/web): spec.replicas: invalid type: string "4", expected i32"#
+    );
+    // So is the body of a status write, whose spec the server ignores.
+    v["actions"] = json!([{"verb": "update", "subresource": "status", "object": {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+        "status": {"replicas": 1}}}]);
+    parse(&v).unwrap();
 }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::api::typed::{self, Checks};
 use crate::api::{
     ApiServer, DeleteOptions, GroupKind, KindRegistry, LabelSelector, ObjectKey, PatchBody,
     Subresource, WriteRequest, validation,
@@ -303,6 +304,15 @@ fn action(
                 return Err(objects::missing_namespace(&opath, ns));
             }
             objects::patch_owner_refs(&mut object, &opath, namespace.as_deref(), kinds, known)?;
+            // An applied configuration holds only the fields it sets, and a
+            // status write only changes status: they are decoded, and
+            // validated by the server once merged with the stored object.
+            let checks = if verb == Verb::Apply || subresource == Subresource::Status {
+                Checks::Decode
+            } else {
+                Checks::Full
+            };
+            objects::check_typed(&object, &opath, checks)?;
             if matches!(verb, Verb::Create | Verb::Apply) && !name.is_empty() {
                 let key =
                     ObjectKey::new(info.group_kind.clone(), namespace.as_deref(), name.clone());
@@ -353,7 +363,7 @@ fn action(
                 PatchType::Json => {
                     let ops: json_patch::Patch =
                         serde_path_to_error::deserialize(body).map_err(|e| {
-                            let sub = super::render_path(e.path());
+                            let sub = typed::field_path(e.path());
                             let at = if sub.starts_with('[') || sub.is_empty() {
                                 format!("{at}{sub}")
                             } else {

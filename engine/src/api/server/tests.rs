@@ -1141,6 +1141,79 @@ fn cluster_scoped_kind_clears_namespace() {
 }
 
 #[test]
+fn writes_kubernetes_would_refuse_are_400_or_422_and_change_nothing() {
+    let mut server = ApiServer::new();
+    let web = deploy_json(
+        "web",
+        deploy_spec(2, json!([{"name": "web", "image": "nginx:1"}])),
+    );
+    create(&mut server, web.clone());
+    let before = marks(&server);
+    let key = deploy_key("web");
+    let write =
+        |server: &mut ApiServer, request: WriteRequest| server.write(&request, "test").unwrap_err();
+    // 422: a merge patch to a negative replica count.
+    let e = write(
+        &mut server,
+        WriteRequest::Patch {
+            key: key.clone(),
+            patch: PatchBody::Merge(json!({"spec": {"replicas": -1}})),
+            subresource: Subresource::Main,
+        },
+    );
+    assert_eq!(
+        (e.code(), e.message.as_str()),
+        (
+            422,
+            "spec.replicas: Invalid value: -1: must be greater than or equal to 0"
+        )
+    );
+    // 422: template labels the selector no longer matches.
+    let mut relabelled = web.clone();
+    relabelled["spec"]["template"]["metadata"]["labels"] = json!({"app": "api"});
+    let e = write(
+        &mut server,
+        WriteRequest::Update {
+            object: relabelled,
+            subresource: Subresource::Main,
+        },
+    );
+    assert!(
+        e.is_invalid() && e.message.contains("`selector` does not match"),
+        "{e}"
+    );
+    // 400: an unknown field, and a wrong type, in an apply.
+    let e = write(
+        &mut server,
+        WriteRequest::Apply {
+            object: deploy_json("web", json!({"replicas": 3, "paused": "yes"})),
+            subresource: Subresource::Main,
+            force: true,
+        },
+    );
+    assert_eq!(e.code(), 400, "{e}");
+    let mut pod = pod_json("p", json!({}));
+    pod["spec"]["containers"][0]["imagee"] = json!("x");
+    let e = write(&mut server, WriteRequest::Create { object: pod });
+    assert_eq!(
+        e.message,
+        r#"strict decoding error: unknown field "spec.containers[0].imagee""#
+    );
+    // A status write of the wrong type is refused too.
+    let mut status = web.clone();
+    status["status"] = json!({"replicas": "two"});
+    let e = write(
+        &mut server,
+        WriteRequest::Update {
+            object: status,
+            subresource: Subresource::Status,
+        },
+    );
+    assert_eq!(e.code(), 400, "{e}");
+    assert_eq!(marks(&server), before, "nothing was written");
+}
+
+#[test]
 fn invalid_name_is_422_invalid() {
     let mut server = ApiServer::new();
     let long = "a".repeat(254);
