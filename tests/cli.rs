@@ -3,6 +3,7 @@
 
 mod honesty;
 mod hunting;
+mod manifests;
 mod scenario_fields;
 mod scenarios;
 mod staleness;
