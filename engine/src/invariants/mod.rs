@@ -320,14 +320,17 @@ mod tests {
         let mut s = server_with(&[]);
         s.seed(
             json!({"apiVersion": "v1", "kind": "ConfigMap",
-                   "metadata": {"name": "a", "namespace": "default"}, "extra": null}),
+                   "metadata": {"name": "a", "namespace": "default"}, "immutable": null}),
             "test",
         )
         .unwrap();
-        let err = Invariant::field_absent(cm_key("a"), "/extra".into(), When::Always)
+        let err = Invariant::field_absent(cm_key("a"), "/immutable".into(), When::Always)
             .check(&s)
             .unwrap_err();
-        assert!(err.ends_with("/extra is null, expected it absent"), "{err}");
+        assert!(
+            err.ends_with("/immutable is null, expected it absent"),
+            "{err}"
+        );
     }
 
     #[test]

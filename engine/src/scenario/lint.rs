@@ -223,8 +223,28 @@ mod tests {
         scenario.warnings(&model)
     }
 
+    /// An object of a kind, with the least spec the server accepts.
     fn object(api_version: &str, kind: &str, name: &str) -> Value {
-        json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": name}})
+        let pod = json!({"containers": [{"name": "c", "image": "nginx:1.27"}]});
+        let template = |restart: &str| {
+            let mut spec = pod.clone();
+            spec["restartPolicy"] = json!(restart);
+            json!({"metadata": {"labels": {"app": name}}, "spec": spec})
+        };
+        let workload = json!({"selector": {"matchLabels": {"app": name}},
+                              "template": template("Always")});
+        let spec = match kind {
+            "Pod" => pod.clone(),
+            "Deployment" | "ReplicaSet" | "StatefulSet" => workload,
+            "Job" => json!({"template": template("Never")}),
+            "Service" => json!({"ports": [{"port": 80}]}),
+            _ => Value::Null,
+        };
+        let mut out = json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": name}});
+        if !spec.is_null() {
+            out["spec"] = spec;
+        }
+        out
     }
 
     fn widget_crd() -> Value {
