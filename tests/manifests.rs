@@ -96,10 +96,7 @@ fn an_action_the_server_refuses_with_422_is_recorded_in_the_trace() {
         .args(["run", "--mode", "reference", "--trace-dir", "traces"])
         .arg(&file)
         .expect_code(0);
-    let traces: Vec<_> = std::fs::read_dir(dir.join("traces"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let traces = crate::traces_in(&dir.join("traces"));
     assert!(!traces.is_empty());
     let text = std::fs::read_to_string(&traces[0]).unwrap();
     let step = text

@@ -67,10 +67,7 @@ fn a_trace_of_a_scenario_with_an_action_after_settled_replays() {
         .args(["run", "--trace-dir", "traces"])
         .arg(&file)
         .expect_code(0);
-    let traces: Vec<_> = std::fs::read_dir(dir.join("traces"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let traces = crate::traces_in(&dir.join("traces"));
     assert_eq!(traces.len(), 1, "{traces:?}");
     let text = std::fs::read_to_string(&traces[0]).unwrap();
     assert!(
