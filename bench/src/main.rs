@@ -345,8 +345,15 @@ impl Row {
             fixed(self.bytes_per_state(), 0),
             stats.map_or_else(dash, |s| s.converged.to_string()),
             stats.map_or_else(dash, |s| if s.complete { "yes" } else { "no" }.to_string()),
-            self.versus_stateright()
-                .map_or_else(dash, |x| format!("{x:.1}x")),
+            // An unfinished kcheck run would have taken longer: a lower bound.
+            self.versus_stateright().map_or_else(dash, |x| {
+                let bound = if stats.is_some_and(|s| s.complete) {
+                    ""
+                } else {
+                    ">"
+                };
+                format!("{bound}{x:.1}x")
+            }),
             self.all_notes().join("; "),
         ]
     }
