@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use kcheck_engine::explore::Mode;
+use kcheck_engine::explore::{Mode, Reduction};
 
 /// kcheck: a deterministic model checker for Kubernetes controllers.
 ///
@@ -49,6 +49,24 @@ pub enum ModeArg {
     Montecarlo,
 }
 
+/// Partial-order reduction, as given on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReductionArg {
+    /// Explore independent groups of work apart and combine them.
+    Por,
+    /// Explore every ordering of every request.
+    None,
+}
+
+impl From<ReductionArg> for Reduction {
+    fn from(r: ReductionArg) -> Reduction {
+        match r {
+            ReductionArg::Por => Reduction::Por,
+            ReductionArg::None => Reduction::None,
+        }
+    }
+}
+
 impl From<ModeArg> for Mode {
     fn from(m: ModeArg) -> Mode {
         match m {
@@ -89,6 +107,11 @@ pub struct ExploreArgs {
     /// memory.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_memory: Option<u64>,
+    /// Partial-order reduction in exhaustive mode: `por` explores
+    /// independent groups of work apart (the default, or the scenario's
+    /// `explore.reduction`), `none` every ordering of everything.
+    #[arg(long, value_enum, value_name = "R")]
+    pub reduction: Option<ReductionArg>,
     /// Exit 0 even when a budget or the depth limit cut the search short
     /// (findings and failed expectations still exit 1).
     #[arg(long)]

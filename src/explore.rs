@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use kcheck_engine::explore::{
-    self, Cut, Explorer, Finding, FindingKind, Mode, PathError, Report, reconcile_errors,
+    self, Cut, Explorer, Finding, FindingKind, Mode, PathError, Reduction, Report, reconcile_errors,
 };
 use kcheck_engine::hash::Digest;
 use kcheck_engine::scenario::{Expect, ExploreOverrides, Scenario};
@@ -55,6 +55,8 @@ pub struct Settings {
     pub trials: u64,
     /// Monte Carlo seed.
     pub seed: u64,
+    /// Partial-order reduction in exhaustive mode.
+    pub reduction: Reduction,
     /// Monte Carlo: run only this trial.
     pub trial: Option<u64>,
     /// State budget.
@@ -82,6 +84,7 @@ impl Settings {
                 max_depth: args.max_depth,
                 trials: args.trials,
                 seed: args.seed,
+                reduction: args.reduction.map(Reduction::from),
             })
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let spec = scenario.explore();
@@ -113,6 +116,7 @@ impl Settings {
             max_depth: spec.max_depth,
             trials: spec.trials,
             seed: spec.seed,
+            reduction: spec.reduction,
             trial: args.trial,
             max_states: args.max_states,
             time_budget: args.time_budget.map(Duration::from_secs),
@@ -211,6 +215,7 @@ pub fn run(
         .max_depth(settings.max_depth)
         .trials(settings.trials)
         .seed(settings.seed)
+        .reduction(settings.reduction)
         .max_states(settings.max_states)
         .time_budget(settings.time_budget)
         .max_memory(settings.max_memory)

@@ -52,6 +52,7 @@ pub fn hunt(args: HuntArgs) -> Result<ExitCode> {
         .max_depth(settings.max_depth)
         .trials(settings.trials)
         .seed(settings.seed)
+        .reduction(settings.reduction)
         .threads(settings.threads)
         .max_states(settings.max_states)
         .time_budget(settings.time_budget)

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use kcheck_engine::explore::{Cut, Mode, ObjectDiff, PathError, diff_states};
+use kcheck_engine::explore::{
+    Cut, Mode, ObjectDiff, PathError, Reduction, ReductionStats, diff_states,
+};
 use kcheck_engine::hash::Digest;
 use serde_json::{Value, json};
 
@@ -20,9 +22,12 @@ fn count(n: u128) -> Value {
     }
 }
 
-/// A number of paths for people: exact up to a trillion, then `2.14e26`.
+/// A number of paths for people: exact up to a trillion, then `2.14e26`;
+/// counts saturate at the largest 128-bit number.
 fn count_text(n: u128) -> String {
-    if n < 1_000_000_000_000 {
+    if n == u128::MAX {
+        format!("more than {:.2e}", n as f64)
+    } else if n < 1_000_000_000_000 {
         n.to_string()
     } else {
         format!("{:.2e}", n as f64)
@@ -78,6 +83,7 @@ pub fn json(o: &Outcome) -> Value {
             "max_depth_reached": s.max_depth_reached,
             "depth_limited": s.depth_limited,
             "deepest_converged": s.deepest_converged,
+            "reduction": s.reduction,
         },
         "differences": differences(o).iter().map(|(a, b, d)| json!({
             "from": a.to_hex(),
@@ -102,6 +108,30 @@ pub fn json(o: &Outcome) -> Value {
         out["trial_outcomes"] = json!(outcome_counts(o));
     }
     out
+}
+
+/// What reduction did, for people: the states above are those explored,
+/// and path counts still count every ordering.
+fn reduction_text(r: &ReductionStats) -> String {
+    match (r.used, &r.off_because) {
+        (Reduction::None, Some(why)) => format!("none: off because {why}"),
+        (Reduction::None, None) => "none (every ordering explored)".to_string(),
+        (Reduction::Por, _) if r.groups > 1 => format!(
+            "por: {} independent groups of work explored apart and combined{}; \
+             path counts still count every ordering",
+            r.groups,
+            match r.merges {
+                0 => String::new(),
+                n => format!(
+                    " ({} merged as they met)",
+                    plural(n as u64, "group", "groups")
+                ),
+            }
+        ),
+        (Reduction::Por, _) => {
+            "por: the work forms one group (nothing to explore apart)".to_string()
+        }
+    }
 }
 
 fn errors_json(errors: &[PathError]) -> Value {
@@ -254,6 +284,9 @@ pub fn human(o: &Outcome) -> String {
         s.states_per_sec,
         plural(s.threads as u64, "thread", "threads"),
     );
+    if r.mode == Mode::Exhaustive {
+        let _ = writeln!(out, "reduction  {}", reduction_text(&s.reduction));
+    }
     if r.mode == Mode::MonteCarlo {
         let counts: Vec<String> = outcome_counts(o)
             .into_iter()

@@ -8,14 +8,29 @@ use serde_json::Value;
 
 use crate::util::Dir;
 
-/// Runs a repository scenario; returns the JSON result.
-fn run(name: &str) -> Value {
+/// Runs a repository scenario (`name` relative to `scenarios/`, without
+/// `.json`) with extra flags; returns the JSON result and the exit code.
+fn run_with(name: &str, flags: &[&str]) -> (Value, i32) {
     let file = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("scenarios")
         .join(format!("{name}.json"));
     let dir = Dir::new();
-    let run = dir.kcheck().args(["run", "--json"]).arg(&file).output();
-    let result = run.json_lines().remove(0);
+    let run = dir
+        .kcheck()
+        .args(["run", "--json"])
+        .args(flags)
+        .arg(&file)
+        .output();
+    (run.json_lines().remove(0), run.code())
+}
+
+/// Runs a repository scenario; returns the JSON result. Its `expect` block
+/// holds, it is complete, and it exits 1 exactly when it has findings.
+/// When it used reduction, and unless the unreduced search is out of
+/// reach (`reduced_only`), it is run again without reduction, which must
+/// give the same converged states, path counts and finding kinds.
+fn run_checked(name: &str, reduced_only: bool) -> Value {
+    let (result, code) = run_with(name, &[]);
     assert_eq!(
         result["expect"]["holds"], true,
         "{name}: {}",
@@ -27,25 +42,60 @@ fn run(name: &str) -> Value {
     } else {
         1
     };
-    assert_eq!(run.code(), expected_code, "{run}");
+    assert_eq!(code, expected_code, "{name}: {result}");
+    if result["stats"]["reduction"]["used"] == "por" && !reduced_only {
+        let (unreduced, _) = run_with(name, &["--reduction", "none"]);
+        assert_eq!(unreduced["stats"]["reduction"]["used"], "none", "{name}");
+        assert_eq!(
+            converged(&result),
+            converged(&unreduced),
+            "{name}: reduction changed the converged states"
+        );
+        assert_eq!(
+            finding_kinds(&result),
+            finding_kinds(&unreduced),
+            "{name}: reduction changed the findings"
+        );
+    }
     result
 }
 
+fn run(name: &str) -> Value {
+    run_checked(name, false)
+}
+
+/// The converged states' hashes and path counts, sorted.
+fn converged(result: &Value) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = result["converged_states"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["hash"].to_string(), c["paths"].to_string()))
+        .collect();
+    out.sort();
+    out
+}
+
 fn finding_kinds(result: &Value) -> Vec<String> {
-    result["findings"]
+    let mut kinds: Vec<String> = result["findings"]
         .as_array()
         .unwrap()
         .iter()
         .map(|f| f["kind"].as_str().unwrap().to_string())
-        .collect()
+        .collect();
+    kinds.sort();
+    kinds
 }
 
 /// A scenario of the built-in controllers: one converged state, every
 /// invariant holds.
 fn clean(name: &str) {
-    let result = run(name);
+    clean_result(name, &run(name));
+}
+
+fn clean_result(name: &str, result: &Value) {
     assert_eq!(
-        finding_kinds(&result),
+        finding_kinds(result),
         Vec::<String>::new(),
         "{name}: {}",
         result["findings"]
@@ -64,7 +114,11 @@ fn deployment_rollout() {
 
 #[test]
 fn deployment_scale_down() {
-    clean("deployment-scale-down");
+    let result = run("deployment-scale-down");
+    clean_result("deployment-scale-down", &result);
+    let reduction = &result["stats"]["reduction"];
+    assert_eq!(reduction["used"], "none", "user actions switch it off");
+    assert_eq!(reduction["off_because"], "the scenario has user actions");
 }
 
 #[test]
@@ -120,6 +174,23 @@ fn dispatcher_breaks_its_limit_under_stale_reads() {
         finding_kinds(&run("dispatcher-stale-jobs")),
         ["divergence", "invariant"]
     );
+}
+
+/// The scale family: N Deployments that share nothing split into N groups
+/// of 139 states each, and give the one rolled-out state; without
+/// reduction (compared for N = 1 and 2) the same state is reached by the
+/// same number of orderings.
+#[test]
+fn independent_deployments_are_explored_apart() {
+    for n in 1..=6 {
+        let name = format!("scale/deployments-{n}");
+        let result = run_checked(&name, n > 2);
+        clean_result(&name, &result);
+        let reduction = &result["stats"]["reduction"];
+        assert_eq!(reduction["used"], "por", "{name}");
+        assert_eq!(reduction["groups"], n, "{name}");
+        assert_eq!(result["stats"]["states"], 139 * n, "{name}");
+    }
 }
 
 #[test]

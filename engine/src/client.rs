@@ -31,9 +31,10 @@ pub use kube_core::params::{
 };
 pub use kube_core::{ApiResource, DynamicObject};
 
+pub use crate::api::Claimant;
 use crate::api::{
-    ApiError, ApiServer, DeleteOptions, FieldSelector, GroupKind, LabelSelector, ObjectKey,
-    PatchBody, Propagation, Stored, Subresource, WriteRequest,
+    ApiError, ApiServer, DeleteOptions, FieldSelector, GroupKind, LabelSelector, ListQuery,
+    ObjectKey, PatchBody, Propagation, Stored, Subresource, WriteRequest,
 };
 
 /// Whether a read goes to the controller's cache or to the server.
@@ -50,15 +51,8 @@ pub enum ReadMode {
 pub trait Backend {
     /// GET one object (shared, not copied).
     fn get(&self, key: &ObjectKey, mode: ReadMode) -> Result<Arc<Stored>, ApiError>;
-    /// LIST objects of a kind.
-    fn list(
-        &self,
-        kind: &GroupKind,
-        namespace: Option<&str>,
-        labels: &LabelSelector,
-        fields: &FieldSelector,
-        mode: ReadMode,
-    ) -> Result<Vec<Arc<Stored>>, ApiError>;
+    /// LIST the objects a query selects.
+    fn list(&self, query: &ListQuery, mode: ReadMode) -> Result<Vec<Arc<Stored>>, ApiError>;
     /// Carries out a write as `manager`; returns the object as stored.
     fn write(&self, request: WriteRequest, manager: &str) -> Result<Arc<Stored>, ApiError>;
     /// The current logical time, RFC 3339.
@@ -70,15 +64,8 @@ impl Backend for RefCell<ApiServer> {
         self.borrow().get(key).cloned()
     }
 
-    fn list(
-        &self,
-        kind: &GroupKind,
-        namespace: Option<&str>,
-        labels: &LabelSelector,
-        fields: &FieldSelector,
-        _mode: ReadMode,
-    ) -> Result<Vec<Arc<Stored>>, ApiError> {
-        self.borrow().list(kind, namespace, labels, fields)
+    fn list(&self, query: &ListQuery, _mode: ReadMode) -> Result<Vec<Arc<Stored>>, ApiError> {
+        self.borrow().list(query)
     }
 
     fn write(&self, request: WriteRequest, manager: &str) -> Result<Arc<Stored>, ApiError> {
@@ -250,6 +237,22 @@ where
 
     /// LIST objects matching the label and field selectors of `lp`.
     pub fn list(&self, lp: &ListParams) -> Result<Vec<K>, Error> {
+        self.list_query(self.query(lp)?)
+    }
+
+    /// LIST the objects `owner` may claim, as Kubernetes'
+    /// `ControllerRefManager` sees them: those it controls, whatever their
+    /// labels, and orphans its selector matches; never another owner's.
+    /// Prefer it to a plain `list` when a controller adopts and releases:
+    /// the reconcile then reads nothing of its neighbours, so reduction
+    /// (`docs/architecture.md`) can explore it apart from them.
+    pub fn list_claimable(&self, lp: &ListParams, owner: Claimant) -> Result<Vec<K>, Error> {
+        let mut query = self.query(lp)?;
+        query.claimant = Some(owner);
+        self.list_query(query)
+    }
+
+    fn query(&self, lp: &ListParams) -> Result<ListQuery, Error> {
         let labels = match &lp.label_selector {
             Some(s) => LabelSelector::parse(s).map_err(|e| Error::BadParam(e.to_string()))?,
             None => LabelSelector::everything(),
@@ -258,13 +261,15 @@ where
             Some(s) => FieldSelector::parse(s).map_err(|e| Error::BadParam(e.to_string()))?,
             None => FieldSelector::everything(),
         };
-        let found = self.client.backend.list(
-            &self.kind(),
-            self.namespace.as_deref(),
-            &labels,
-            &fields,
-            self.mode,
-        )?;
+        Ok(ListQuery {
+            labels,
+            fields,
+            ..ListQuery::all(self.kind(), self.namespace.as_deref())
+        })
+    }
+
+    fn list_query(&self, query: ListQuery) -> Result<Vec<K>, Error> {
+        let found = self.client.backend.list(&query, self.mode)?;
         found.iter().map(|s| self.decode(&s.object)).collect()
     }
 

@@ -396,10 +396,10 @@ impl Model {
         }
     }
 
-    /// Replays choice indices from the initial state: the choices they name
-    /// and the state reached.
-    pub(crate) fn resolve_path(&self, indices: &[u32]) -> (Vec<Choice>, World) {
-        let mut world = self.initial();
+    /// Replays choice indices from a state: the choices they name and the
+    /// state reached.
+    pub(crate) fn resolve_path(&self, from: World, indices: &[u32]) -> (Vec<Choice>, World) {
+        let mut world = from;
         let mut path = Vec::with_capacity(indices.len());
         for &i in indices {
             let choice = self.choices(&world)[i as usize].clone();

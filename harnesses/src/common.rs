@@ -236,6 +236,19 @@ impl<K> Claim<'_, '_, K>
 where
     K: Resource + Clone + Serialize + DeserializeOwned,
 {
+    /// The objects the claim looks at, read from the cache: those the
+    /// controller controls and the orphans it selects (see
+    /// [`Api::list_claimable`]).
+    pub fn candidates(&self) -> Result<Vec<K>, ReconcileError> {
+        let claimant = client::Claimant {
+            uid: self.owner.uid.clone(),
+            selector: self.selector.clone(),
+        };
+        Ok(self
+            .api
+            .list_claimable(&client::ListParams::default(), claimant)?)
+    }
+
     /// Claims the candidates. `can_adopt` is asked once, before the first
     /// adoption: Kubernetes re-reads the controller live to make sure it is
     /// still there and not being deleted.

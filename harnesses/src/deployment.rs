@@ -51,7 +51,7 @@ use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kcheck_engine::api::ObjectKey;
-use kcheck_engine::client::{Api, Client, ListParams, PostParams};
+use kcheck_engine::client::{Api, Client, PostParams};
 use kcheck_engine::runtime::{Action, Ctx, ReconcileError, Reconciler, Watches};
 
 use crate::common::{
@@ -123,7 +123,7 @@ fn claim_replica_sets(
     let name = name_of(&d.metadata)?;
     let uid = uid_of(&d.metadata)?;
     let namespace = d.metadata.namespace.as_deref().unwrap_or("default");
-    claim.run(sets.list(&ListParams::default())?, || {
+    claim.run(claim.candidates()?, || {
         let live: Api<Deployment> = Api::namespaced(client, namespace).live();
         let fresh = live.get_opt(name)?;
         Ok(fresh

@@ -15,51 +15,53 @@
 //! The memory is `{"<namespace>/<owner>": {"add": [names], "del": [names]}}`,
 //! and `null` when nothing is outstanding, so converged states carry none.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Pod;
 use kcheck_engine::client::{Api, Client};
 use kcheck_engine::runtime::{Ctx, ReconcileError};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-/// The outstanding creations and deletions of every owner of one controller.
+/// The outstanding creations and deletions of the owners one reconcile
+/// looks at. Each owner is one entry of the controller's memory, read and
+/// written alone, so reconciles of different owners share nothing.
+/// Changes are kept until [`Expectations::store`].
 pub(crate) struct Expectations {
-    memory: Map<String, Value>,
+    /// Entries changed so far: `None` removes one.
+    changed: BTreeMap<String, Option<Value>>,
 }
 
 impl Expectations {
-    /// Reads them from the controller's memory.
-    pub fn load(ctx: &Ctx<'_>) -> Self {
-        let memory = match ctx.memory() {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        };
-        Expectations { memory }
-    }
-
-    /// Writes them back (`null` when empty).
-    pub fn store(self, ctx: &Ctx<'_>) {
-        let memory = if self.memory.is_empty() {
-            Value::Null
-        } else {
-            Value::Object(self.memory)
-        };
-        if memory != ctx.memory() {
-            ctx.set_memory(memory);
+    /// Expectations of the controller reconciling in `ctx`.
+    pub fn load(_ctx: &Ctx<'_>) -> Self {
+        Expectations {
+            changed: BTreeMap::new(),
         }
     }
 
-    /// Whether the cache (`cached` pod names) has seen every outstanding
-    /// write for `owner`; clears them when it has.
+    /// Writes the changes back to the controller's memory.
+    pub fn store(self, ctx: &Ctx<'_>) {
+        for (key, value) in self.changed {
+            ctx.set_memory_entry(&key, value);
+        }
+    }
+
+    /// Whether the cache has seen every outstanding write for `owner`;
+    /// clears them when it has. `pods` reads the cache.
     pub fn satisfied(
         &mut self,
+        ctx: &Ctx<'_>,
         client: Client<'_>,
+        pods: &Api<'_, Pod>,
         namespace: &str,
         owner: &str,
-        cached: &BTreeSet<String>,
     ) -> Result<bool, ReconcileError> {
         let key = format!("{namespace}/{owner}");
-        let Some(entry) = self.memory.get(&key) else {
+        let entry = match self.changed.get(&key) {
+            Some(changed) => changed.clone(),
+            None => ctx.memory_entry(&key),
+        };
+        let Some(entry) = entry else {
             return Ok(true);
         };
         let names = |field: &str| -> Vec<String> {
@@ -74,30 +76,28 @@ impl Expectations {
         };
         let live: Api<Pod> = Api::namespaced(client, namespace).live();
         for name in names("add") {
-            if !cached.contains(&name) && live.get_opt(&name)?.is_some() {
+            if pods.get_opt(&name)?.is_none() && live.get_opt(&name)?.is_some() {
                 return Ok(false);
             }
         }
-        if names("del").iter().any(|name| cached.contains(name)) {
-            return Ok(false);
+        for name in names("del") {
+            if pods.get_opt(&name)?.is_some() {
+                return Ok(false);
+            }
         }
-        self.memory.remove(&key);
+        self.changed.insert(key, None);
         Ok(true)
     }
 
     /// Records the pods just created and deleted for `owner`.
     pub fn expect(&mut self, namespace: &str, owner: &str, added: &[String], deleted: &[String]) {
-        let key = format!("{namespace}/{owner}");
-        if added.is_empty() && deleted.is_empty() {
-            self.memory.remove(&key);
-        } else {
-            self.memory
-                .insert(key, json!({"add": added, "del": deleted}));
-        }
+        let entry = (!added.is_empty() || !deleted.is_empty())
+            .then(|| json!({"add": added, "del": deleted}));
+        self.changed.insert(format!("{namespace}/{owner}"), entry);
     }
 
     /// Forgets `owner` (it is gone).
     pub fn forget(&mut self, namespace: &str, owner: &str) {
-        self.memory.remove(&format!("{namespace}/{owner}"));
+        self.changed.insert(format!("{namespace}/{owner}"), None);
     }
 }

@@ -24,8 +24,6 @@
 //! `SuccessCriteriaMet`/`FailureTarget` conditions, adopting orphan pods,
 //! and restarts under `restartPolicy: OnFailure`.
 
-use std::collections::BTreeSet;
-
 use k8s_openapi::api::batch::v1::{Job, JobCondition, JobStatus};
 use k8s_openapi::api::core::v1::Pod;
 use kcheck_engine::api::ObjectKey;
@@ -75,13 +73,12 @@ impl Reconciler for JobController {
         }
         let pods: Api<Pod> = Api::namespaced(client, namespace);
         let all = pods.list(&ListParams::default())?;
-        let cached: BTreeSet<String> = all.iter().filter_map(|p| p.metadata.name.clone()).collect();
         let uid = uid_of(&job.metadata)?;
         let owned: Vec<Pod> = all
             .into_iter()
             .filter(|p| is_controlled_by(&p.metadata, uid))
             .collect();
-        if !expectations.satisfied(client, namespace, &request.name, &cached)? {
+        if !expectations.satisfied(ctx, client, &pods, namespace, &request.name)? {
             expectations.store(ctx);
             return Ok(Action::await_change());
         }

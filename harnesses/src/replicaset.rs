@@ -17,12 +17,10 @@
 //! missing pods are created in one reconcile; the first failure stops it),
 //! the burst limit, and ranking pods by co-location.
 
-use std::collections::BTreeSet;
-
 use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetStatus};
 use k8s_openapi::api::core::v1::Pod;
 use kcheck_engine::api::ObjectKey;
-use kcheck_engine::client::{Api, Client, DeleteParams, ListParams, PostParams};
+use kcheck_engine::client::{Api, Client, DeleteParams, PostParams};
 use kcheck_engine::runtime::{Action, Ctx, ReconcileError, Reconciler, Watches};
 
 use crate::common::{
@@ -55,10 +53,8 @@ impl Reconciler for ReplicaSetController {
             return Ok(Action::await_change());
         };
         let pods: Api<Pod> = Api::namespaced(client, namespace);
-        let all = pods.list(&ListParams::default())?;
-        let cached: BTreeSet<String> = all.iter().filter_map(|p| p.metadata.name.clone()).collect();
-        let satisfied = expectations.satisfied(client, namespace, &request.name, &cached)?;
-        let owned = claim_pods(client, &pods, &rs, all)?;
+        let satisfied = expectations.satisfied(ctx, client, &pods, namespace, &request.name)?;
+        let owned = claim_pods(client, &pods, &rs)?;
         let result = if satisfied && !is_deleting(&rs.metadata) {
             manage_replicas(&pods, &rs, &owned, &mut expectations, namespace)
         } else {
@@ -76,7 +72,6 @@ fn claim_pods(
     client: Client<'_>,
     pods: &Api<'_, Pod>,
     rs: &ReplicaSet,
-    all: Vec<Pod>,
 ) -> Result<Vec<Pod>, ReconcileError> {
     let spec = rs
         .spec
@@ -88,7 +83,7 @@ fn claim_pods(
         owner_deleting: is_deleting(&rs.metadata),
         selector: selector(&spec.selector)?,
     };
-    let candidates = all.into_iter().filter(is_active).collect();
+    let candidates = claim.candidates()?.into_iter().filter(is_active).collect();
     let name = name_of(&rs.metadata)?;
     let uid = uid_of(&rs.metadata)?;
     claim.run(candidates, || {

@@ -1,7 +1,7 @@
 //! Test helpers: building clusters and running models to convergence.
 
 use kcheck_engine::Model;
-use kcheck_engine::api::{ApiServer, GroupKind, LabelSelector, ObjectKey};
+use kcheck_engine::api::{ApiServer, GroupKind, ListQuery, ObjectKey};
 use kcheck_engine::explore::{Explorer, Mode, Report};
 use kcheck_engine::model::Choice;
 use kcheck_engine::runtime::World;
@@ -123,12 +123,7 @@ fn describe_diff(a: &ApiServer, b: &ApiServer) -> String {
 /// The objects of a kind in a namespace.
 pub(crate) fn objects(server: &ApiServer, group: &str, kind: &str, ns: &str) -> Vec<Value> {
     server
-        .list(
-            &GroupKind::new(group, kind),
-            Some(ns),
-            &LabelSelector::everything(),
-            &kcheck_engine::api::FieldSelector::everything(),
-        )
+        .list(&ListQuery::all(GroupKind::new(group, kind), Some(ns)))
         .expect("known kind")
         .into_iter()
         .map(|s| s.object.clone())

@@ -17,7 +17,7 @@ use super::key::{GroupKind, ObjectKey};
 use super::kinds::{KindInfo, KindRegistry};
 use super::meta;
 use super::patch::PatchBody;
-use super::selector::{FieldSelector, LabelSelector};
+use super::query::ListQuery;
 use super::typed::{self, Checks};
 use super::validation;
 use crate::hash::{Digest, StateDigest, entry_hash, object_hash};
@@ -145,13 +145,12 @@ impl WriteRequest {
         }
     }
 
-    /// The verb and the object, for people: `patch Deployment.apps
-    /// default/web`.
-    pub fn describe(&self) -> String {
+    /// The object the request is about. A create by `generateName` names
+    /// `<prefix>*`, which stands for the names the prefix generates (no
+    /// real name contains `*`).
+    pub fn target(&self) -> ObjectKey {
         match self {
-            WriteRequest::Patch { key, .. } | WriteRequest::Delete { key, .. } => {
-                format!("{} {key}", self.verb())
-            }
+            WriteRequest::Patch { key, .. } | WriteRequest::Delete { key, .. } => key.clone(),
             WriteRequest::Create { object, .. }
             | WriteRequest::Update { object, .. }
             | WriteRequest::Apply { object, .. } => {
@@ -159,13 +158,20 @@ impl WriteRequest {
                     object["apiVersion"].as_str().unwrap_or(""),
                     object["kind"].as_str().unwrap_or(""),
                 );
-                let name = meta::name(object).unwrap_or("");
-                match meta::namespace(object) {
-                    Some(ns) => format!("{} {kind} {ns}/{name}", self.verb()),
-                    None => format!("{} {kind} {name}", self.verb()),
-                }
+                let name = match (meta::name(object), meta::meta_str(object, "generateName")) {
+                    (Some(name), _) if !name.is_empty() => name.to_string(),
+                    (_, Some(prefix)) => format!("{prefix}*"),
+                    _ => String::new(),
+                };
+                ObjectKey::new(kind, meta::namespace(object), name)
             }
         }
+    }
+
+    /// The verb and the object, for people: `patch Deployment.apps
+    /// default/web`.
+    pub fn describe(&self) -> String {
+        format!("{} {}", self.verb(), self.target())
     }
 }
 
@@ -329,15 +335,9 @@ impl ApiServer {
     }
 
     /// LIST objects of a kind, in one namespace or all, matching selectors.
-    pub fn list(
-        &self,
-        kind: &GroupKind,
-        namespace: Option<&str>,
-        labels: &LabelSelector,
-        fields: &FieldSelector,
-    ) -> Result<Vec<Arc<Stored>>, ApiError> {
-        self.kind_info(kind)?;
-        Ok(list_objects(&self.objects(kind), namespace, labels, fields))
+    pub fn list(&self, query: &ListQuery) -> Result<Vec<Arc<Stored>>, ApiError> {
+        self.kind_info(&query.kind)?;
+        Ok(query.answer(&self.objects(&query.kind)))
     }
 
     /// The state hash of the stored objects (see [`crate::hash`]).
@@ -859,22 +859,6 @@ impl ApiServer {
             }
         }
     }
-}
-
-/// Objects of one kind table, in one namespace or all, matching selectors,
-/// in (namespace, name) order.
-pub fn list_objects(
-    objects: &KindObjects,
-    namespace: Option<&str>,
-    labels: &LabelSelector,
-    fields: &FieldSelector,
-) -> Vec<Arc<Stored>> {
-    objects
-        .iter()
-        .filter(|((ns, _), _)| namespace.is_none() || ns.as_deref() == namespace)
-        .filter(|(_, s)| labels.matches(&s.object) && fields.matches(&s.object))
-        .map(|(_, s)| s.clone())
-        .collect()
 }
 
 fn crd_kind() -> GroupKind {

@@ -15,9 +15,29 @@ use super::{Mode, Progress, Settings, Strategy, note_step};
 use crate::hash::Digest;
 use crate::invariants::When;
 use crate::model::{Choice, Model};
-use crate::runtime::{StepOutcome, World};
+use crate::runtime::{Footprint, StepOutcome, World};
 
 pub(crate) struct Exhaustive;
+
+/// A search from one state, before its converged states are merged by
+/// hash: what reduction combines.
+pub(crate) struct Searched {
+    /// The report; its `converged` holds the merged states as usual.
+    pub(crate) report: Report,
+    /// Every converged state reached, unmerged.
+    pub(crate) ends: Vec<End>,
+    /// What every step touched (a group's search).
+    pub(crate) footprint: Option<Footprint>,
+}
+
+/// One converged state of a search.
+pub(crate) struct End {
+    /// A shortest path to it from the search's start.
+    pub(crate) path: Vec<Choice>,
+    /// Paths to it by length (each cycle counted once and adding no
+    /// length); empty unless the search is a group's.
+    pub(crate) lengths: Vec<u128>,
+}
 
 /// States expanded between two looks at the budgets: small enough that
 /// Ctrl-C and the budgets act within about a second, large enough to keep
@@ -72,12 +92,15 @@ struct Child {
     world: World,
     outcome: StepOutcome,
     fingerprint: Digest,
+    footprint: Option<Footprint>,
 }
 
 /// The search's bookkeeping.
 struct Search<'a> {
     model: &'a Model,
     settings: &'a Settings,
+    /// Where the search starts.
+    init: World,
     nodes: Vec<Node>,
     index: Visited,
     edges: Vec<(u32, u32)>,
@@ -85,61 +108,73 @@ struct Search<'a> {
     report: Report,
     converged: Vec<(u32, World)>,
     grouped: HashMap<(FindingKind, String), usize>,
+    /// What the steps touched: kept in a group's search only.
+    footprint: Option<Footprint>,
 }
 
 impl Strategy for Exhaustive {
     fn explore(&self, model: &Model, settings: &Settings) -> Report {
-        let mut search = Search {
-            model,
-            settings,
-            nodes: Vec::new(),
-            index: Visited::default(),
-            edges: Vec::new(),
-            labels: Vec::new(),
-            report: Report::new(Mode::Exhaustive),
-            converged: Vec::new(),
-            grouped: HashMap::new(),
-        };
-        let init = model.initial();
-        let root = search.add_node(u32::MAX, 0, 0, model.fingerprint(&init, settings.max_depth));
-        let mut frontier = Vec::new();
-        if search.always_invariants_hold(root, &init) {
-            frontier.push((root, init));
-        }
-        let mut depth = 0;
-        'levels: while !frontier.is_empty() {
-            let mut level = std::mem::take(&mut frontier).into_iter();
-            loop {
-                let batch: Vec<(u32, World)> = level.by_ref().take(BATCH).collect();
-                if batch.is_empty() {
-                    break;
-                }
-                if let Some(cut) = settings.budget.spent(search.nodes.len() as u64) {
-                    search.report.stop(cut);
-                    break 'levels;
-                }
-                let expansions: Vec<(u32, Expansion)> = batch
-                    .into_par_iter()
-                    .map(|(id, world)| (id, expand(model, settings, &world)))
-                    .collect();
-                for (id, expansion) in expansions {
-                    search.merge(id, expansion, &mut frontier);
-                }
-                settings.report_progress(Progress {
-                    states: search.nodes.len() as u64,
-                    transitions: search.report.stats.transitions,
-                    depth: depth + 1,
-                    trials_done: 0,
-                });
-            }
-            depth += 1;
-            search.report.stats.max_depth_reached = depth.min(settings.max_depth);
-        }
-        search.finish()
+        search(model, settings, model.initial(), false).report
     }
 }
 
-fn expand(model: &Model, settings: &Settings, world: &World) -> Expansion {
+/// Every ordering from `init`. A search of a `group` of a larger whole
+/// (see reduction) also records the footprint of every step and counts
+/// paths by length, and leaves invariants on converged states to the
+/// whole.
+pub(crate) fn search(model: &Model, settings: &Settings, init: World, group: bool) -> Searched {
+    let mut search = Search {
+        model,
+        settings,
+        init: init.clone(),
+        nodes: Vec::new(),
+        index: Visited::default(),
+        edges: Vec::new(),
+        labels: Vec::new(),
+        report: Report::new(Mode::Exhaustive),
+        converged: Vec::new(),
+        grouped: HashMap::new(),
+        footprint: group.then(Footprint::default),
+    };
+    let root = search.add_node(u32::MAX, 0, 0, model.fingerprint(&init, settings.max_depth));
+    let mut frontier = Vec::new();
+    if search.always_invariants_hold(root, &init) {
+        frontier.push((root, init));
+    }
+    let mut depth = 0;
+    'levels: while !frontier.is_empty() {
+        let mut level = std::mem::take(&mut frontier).into_iter();
+        loop {
+            let batch: Vec<(u32, World)> = level.by_ref().take(BATCH).collect();
+            if batch.is_empty() {
+                break;
+            }
+            let states = settings.states_before + search.nodes.len() as u64;
+            if let Some(cut) = settings.budget.spent(states) {
+                search.report.stop(cut);
+                break 'levels;
+            }
+            let expansions: Vec<(u32, Expansion)> = batch
+                .into_par_iter()
+                .map(|(id, world)| (id, expand(model, settings, &world, group)))
+                .collect();
+            for (id, expansion) in expansions {
+                search.merge(id, expansion, &mut frontier);
+            }
+            settings.report_progress(Progress {
+                states: settings.states_before + search.nodes.len() as u64,
+                transitions: search.report.stats.transitions,
+                depth: depth + 1,
+                trials_done: 0,
+            });
+        }
+        depth += 1;
+        search.report.stats.max_depth_reached = depth.min(settings.max_depth);
+    }
+    search.finish()
+}
+
+fn expand(model: &Model, settings: &Settings, world: &World, track: bool) -> Expansion {
     let choices = model.choices(world);
     if choices.is_empty() {
         return Expansion::Converged(Box::new(world.clone()));
@@ -151,7 +186,7 @@ fn expand(model: &Model, settings: &Settings, world: &World) -> Expansion {
         .par_iter()
         .enumerate()
         .map(|(i, choice)| {
-            let step = model.step(world, choice, false);
+            let step = model.step_tracked(world, choice, false, track);
             Child {
                 choice: i as u32,
                 taken: choice.clone(),
@@ -163,6 +198,7 @@ fn expand(model: &Model, settings: &Settings, world: &World) -> Expansion {
                 fingerprint: model.fingerprint(&step.world, settings.max_depth),
                 world: step.world,
                 outcome: step.outcome,
+                footprint: step.footprint,
             }
         })
         .collect();
@@ -186,7 +222,9 @@ impl Search<'_> {
         match expansion {
             Expansion::Converged(world) => {
                 self.nodes[id as usize].mark = NodeMark::Converged;
-                self.check_converged_invariants(id, &world);
+                if self.footprint.is_none() {
+                    self.check_converged_invariants(id, &world);
+                }
                 self.converged.push((id, *world));
             }
             Expansion::DepthLimited => {
@@ -214,8 +252,11 @@ impl Search<'_> {
         }
     }
 
-    fn merge_child(&mut self, parent: u32, child: Child, frontier: &mut Vec<(u32, World)>) {
+    fn merge_child(&mut self, parent: u32, mut child: Child, frontier: &mut Vec<(u32, World)>) {
         note_step(&mut self.report, &child.taken, &child.outcome);
+        if let (Some(all), Some(step)) = (&mut self.footprint, child.footprint.take()) {
+            all.absorb(step);
+        }
         if let StepOutcome::Panic(message) = &child.outcome {
             let text = format!(
                 "{} panicked: {message}",
@@ -307,10 +348,12 @@ impl Search<'_> {
 
     /// The choices from the initial state to a node (by replaying them).
     fn path_to(&self, node: u32) -> Vec<Choice> {
-        self.model.resolve_path(&self.indices_to(node)).0
+        self.model
+            .resolve_path(self.init.clone(), &self.indices_to(node))
+            .0
     }
 
-    fn finish(mut self) -> Report {
+    fn finish(mut self) -> Searched {
         let components = Components::new(self.nodes.len(), &self.edges);
         for trap in components.traps() {
             for &n in trap {
@@ -329,15 +372,27 @@ impl Search<'_> {
             );
         }
         let counts = components.path_counts(0);
-        let converged = std::mem::take(&mut self.converged);
-        for (id, world) in converged {
+        let lengths = match self.footprint {
+            Some(_) => components.path_counts_by_length(0),
+            None => Vec::new(),
+        };
+        let mut ends = Vec::new();
+        for (id, world) in std::mem::take(&mut self.converged) {
+            let component = components.of[id as usize];
             self.report.converged_after(self.nodes[id as usize].depth);
+            let path = self.path_to(id);
             self.report.converged.push(Converged {
                 hash: world.state_hash(),
-                paths: counts[components.of[id as usize]],
-                path: self.path_to(id),
+                paths: counts[component],
+                path: path.clone(),
                 world,
             });
+            if self.footprint.is_some() {
+                ends.push(End {
+                    path,
+                    lengths: lengths[component].clone(),
+                });
+            }
         }
         merge_equal_hashes(&mut self.report.converged);
         self.report.stats.states = self.nodes.len() as u64;
@@ -356,14 +411,23 @@ impl Search<'_> {
                     .collect(),
             });
         }
-        self.report
+        if let Some(f) = &mut self.footprint {
+            for request in &self.init.pending {
+                f.request(request);
+            }
+        }
+        Searched {
+            report: self.report,
+            ends,
+            footprint: self.footprint,
+        }
     }
 }
 
 /// States that differ only in what the search key adds (pending set is
 /// empty in both, but e.g. controller memory differs) are one converged
 /// cluster state: merge them, adding their path counts.
-fn merge_equal_hashes(converged: &mut Vec<Converged>) {
+pub(crate) fn merge_equal_hashes(converged: &mut Vec<Converged>) {
     let mut out: Vec<Converged> = Vec::new();
     for c in converged.drain(..) {
         match out.iter_mut().find(|o| o.hash == c.hash) {

@@ -132,9 +132,50 @@ impl Components {
     }
 }
 
+impl Components {
+    /// The number of paths from `root` into each component by length
+    /// (index: number of transitions), counting each cycle once and
+    /// letting it add no length (saturating). For an acyclic graph these
+    /// are exact path counts by length.
+    pub(crate) fn path_counts_by_length(&self, root: u32) -> Vec<Vec<u128>> {
+        let mut counts = vec![Vec::<u128>::new(); self.members.len()];
+        counts[self.of[root as usize]] = vec![1];
+        for ci in (0..self.members.len()).rev() {
+            if counts[ci].is_empty() {
+                continue;
+            }
+            let here = std::mem::take(&mut counts[ci]);
+            for &node in &self.members[ci] {
+                for e in self.graph.edges(NodeIndex::new(node as usize)) {
+                    let target = self.of[e.target().index()];
+                    if target == ci {
+                        continue;
+                    }
+                    let there = &mut counts[target];
+                    if there.len() < here.len() + 1 {
+                        there.resize(here.len() + 1, 0);
+                    }
+                    for (len, n) in here.iter().enumerate() {
+                        there[len + 1] = there[len + 1].saturating_add(*n);
+                    }
+                }
+            }
+            counts[ci] = here;
+        }
+        counts
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_by_length_count_each_length_apart() {
+        // 0 -> 1 -> 3, 0 -> 2 -> 3, 0 -> 3: one path of length 1, two of 2.
+        let c = Components::new(4, &[(0, 1), (1, 3), (0, 2), (2, 3), (0, 3)]);
+        assert_eq!(c.path_counts_by_length(0)[c.of[3]], vec![0, 1, 2]);
+    }
 
     #[test]
     fn diamond_has_two_paths_to_its_sink() {

@@ -19,6 +19,7 @@ mod diff;
 mod exhaustive;
 mod graph;
 mod montecarlo;
+mod reduction;
 mod reference;
 mod report;
 
@@ -31,6 +32,7 @@ pub use budget::{Cut, format_bytes, machine_bytes, resident_bytes};
 pub use diff::{FieldChange, ObjectDiff, diff_states, diff_values};
 pub use graph::StateGraph;
 pub use montecarlo::trial_rng;
+pub use reduction::{Reduction, ReductionStats};
 pub use report::{Converged, Finding, FindingKind, RefusedAction, Report, Stats, TrialSummary};
 
 use crate::model::{Choice, Model};
@@ -86,6 +88,12 @@ pub(crate) struct Settings {
     pub(crate) keep_graph: bool,
     pub(crate) budget: Budget,
     pub(crate) progress: Option<ProgressFn>,
+    /// Partial-order reduction in exhaustive mode.
+    pub(crate) reduction: Reduction,
+    /// States explored before this search, by earlier searches of the same
+    /// run (reduction explores groups one after another): budgets and
+    /// progress count them too.
+    pub(crate) states_before: u64,
 }
 
 impl Settings {
@@ -133,6 +141,8 @@ impl Explorer {
                 keep_graph: false,
                 budget: Budget::new(),
                 progress: None,
+                reduction: Reduction::Por,
+                states_before: 0,
             },
         }
     }
@@ -194,6 +204,12 @@ impl Explorer {
         self
     }
 
+    /// Partial-order reduction in exhaustive mode (on by default).
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.settings.reduction = reduction;
+        self
+    }
+
     /// Keep the explored state graph (exhaustive mode) for export.
     pub fn keep_graph(mut self, keep: bool) -> Self {
         self.settings.keep_graph = keep;
@@ -224,7 +240,7 @@ impl Explorer {
         let threads = pool.current_num_threads();
         let strategy: Box<dyn Strategy + Send + Sync> = match self.mode {
             Mode::Reference => Box::new(reference::Reference),
-            Mode::Exhaustive => Box::new(exhaustive::Exhaustive),
+            Mode::Exhaustive => Box::new(reduction::Reduced),
             Mode::MonteCarlo => Box::new(montecarlo::MonteCarlo),
         };
         let mut report = pool.install(|| strategy.explore(&self.model, &self.settings));

@@ -142,7 +142,7 @@ fn aggregate(model: &Model, settings: &Settings, trials: Vec<(u64, Trial)>) -> R
                         report.converged.push(Converged {
                             hash,
                             paths: 1,
-                            path: model.resolve_path(&trial.path).0,
+                            path: model.resolve_path(model.initial(), &trial.path).0,
                             world: *world,
                         });
                     }
@@ -165,7 +165,7 @@ fn aggregate(model: &Model, settings: &Settings, trials: Vec<(u64, Trial)>) -> R
                 let example = report
                     .depth_example
                     .is_none()
-                    .then(|| model.resolve_path(&trial.path).0);
+                    .then(|| model.resolve_path(model.initial(), &trial.path).0);
                 report.depth_limited(example);
                 let finding = model.requires_convergence().then(|| {
                     (
@@ -202,7 +202,7 @@ fn aggregate(model: &Model, settings: &Settings, trials: Vec<(u64, Trial)>) -> R
                     report.findings.push(Finding {
                         kind,
                         message,
-                        path: model.resolve_path(&trial.path).0,
+                        path: model.resolve_path(model.initial(), &trial.path).0,
                         occurrences: 1,
                     });
                 }

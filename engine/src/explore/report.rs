@@ -89,6 +89,8 @@ pub struct Stats {
     /// path (the depth limit bounds shortest paths, since a state reached
     /// again is not explored again), otherwise the path taken.
     pub deepest_converged: Option<u32>,
+    /// The partial-order reduction used (exhaustive mode).
+    pub reduction: super::ReductionStats,
 }
 
 /// The result of an exploration.

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::explore::{Converged, Cut, Explorer, FindingKind, Mode, Report};
+use crate::explore::{Converged, Cut, Explorer, FindingKind, Mode, Reduction, Report};
 use crate::faults::{self, ApiFaultSpec, CrashSpec, Faults};
 use crate::hash::Digest;
 use crate::model::{Choice, Model};
@@ -318,6 +318,7 @@ pub struct Hunt {
     max_depth: u32,
     trials: u64,
     seed: u64,
+    reduction: Reduction,
     threads: usize,
     max_states: Option<u64>,
     phase_states: Option<u64>,
@@ -338,6 +339,7 @@ impl Hunt {
             max_depth: 60,
             trials: 100,
             seed: 0,
+            reduction: Reduction::Por,
             threads: 0,
             max_states: None,
             phase_states: None,
@@ -375,6 +377,13 @@ impl Hunt {
     /// Monte Carlo seed.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
+        self
+    }
+
+    /// Partial-order reduction in exhaustive phases (on by default; phases
+    /// with perturbations run without it).
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
         self
     }
 
@@ -435,6 +444,7 @@ impl Hunt {
             .max_depth(self.max_depth)
             .trials(self.trials)
             .seed(self.seed)
+            .reduction(self.reduction)
             .threads(threads)
             .max_memory(self.max_memory)
             .stop_flag(self.stop.clone())

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::api::{ApiServer, FieldSelector, GroupKind, LabelSelector, ObjectKey, meta};
+use crate::api::{ApiServer, GroupKind, LabelSelector, ListQuery, ObjectKey, meta};
 
 /// When an invariant is checked.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -116,12 +116,10 @@ impl Invariant {
         let name = format!("count {kind}{scope}{sel}");
         Invariant::new(name, when, move |s| {
             let n = s
-                .list(
-                    &kind,
-                    namespace.as_deref(),
-                    &selector,
-                    &FieldSelector::everything(),
-                )
+                .list(&ListQuery {
+                    labels: selector.clone(),
+                    ..ListQuery::all(kind.clone(), namespace.as_deref())
+                })
                 .map_err(|e| e.to_string())?
                 .len() as u64;
             let fail = |what: &str, bound: u64| {

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::footprint::{Footprint, MemorySlot};
 use crate::api::{
-    ApiError, ApiServer, Event, FieldSelector, GroupKind, KindObjects, LabelSelector, ObjectKey,
-    Reason, Stored, WriteRequest, WriteResult, server::list_objects,
+    ApiError, ApiServer, Event, GroupKind, KindObjects, ListQuery, ObjectKey, Reason, Stored,
+    WriteRequest, WriteResult,
 };
 use crate::client::{Backend, Client, ReadMode};
 
@@ -120,6 +121,9 @@ pub struct Session<'a> {
     plan: RefCell<FaultPlan>,
     successes: RefCell<u32>,
     memory: RefCell<Value>,
+    /// What the reconcile touched, when asked for (controller index and
+    /// footprint).
+    footprint: Option<(usize, RefCell<Footprint>)>,
 }
 
 impl<'a> Session<'a> {
@@ -141,6 +145,21 @@ impl<'a> Session<'a> {
             plan: RefCell::new(plan),
             successes: RefCell::new(0),
             memory: RefCell::new(memory),
+            footprint: None,
+        }
+    }
+
+    /// Records what the reconcile touches, as controller number
+    /// `controller` (see [`Footprint`]).
+    #[must_use]
+    pub(crate) fn tracking(mut self, controller: usize) -> Self {
+        self.footprint = Some((controller, RefCell::new(Footprint::default())));
+        self
+    }
+
+    fn touch(&self, f: impl FnOnce(&mut Footprint, usize)) {
+        if let Some((controller, footprint)) = &self.footprint {
+            f(&mut footprint.borrow_mut(), *controller);
         }
     }
 
@@ -149,13 +168,14 @@ impl<'a> Session<'a> {
         self.controller
     }
 
-    /// Ends the session: the live server, the log and the controller's
-    /// memory.
-    pub fn finish(self) -> (ApiServer, SessionLog, Value) {
+    /// Ends the session: the live server, the log, the controller's memory
+    /// and, when tracking, what it touched.
+    pub(crate) fn finish(self) -> (ApiServer, SessionLog, Value, Option<Footprint>) {
         (
             self.live.into_inner(),
             self.log.into_inner(),
             self.memory.into_inner(),
+            self.footprint.map(|(_, f)| f.into_inner()),
         )
     }
 
@@ -180,6 +200,7 @@ impl<'a> Session<'a> {
 
 impl Backend for Session<'_> {
     fn get(&self, key: &ObjectKey, mode: ReadMode) -> Result<Arc<Stored>, ApiError> {
+        self.touch(|f, _| f.read(key));
         if mode == ReadMode::Live {
             return self.live.borrow().get(key).cloned();
         }
@@ -195,24 +216,18 @@ impl Backend for Session<'_> {
             .ok_or_else(|| ApiError::not_found(format!("{} {:?} not found", info.plural, key.name)))
     }
 
-    fn list(
-        &self,
-        kind: &GroupKind,
-        namespace: Option<&str>,
-        labels: &LabelSelector,
-        fields: &FieldSelector,
-        mode: ReadMode,
-    ) -> Result<Vec<Arc<Stored>>, ApiError> {
+    fn list(&self, query: &ListQuery, mode: ReadMode) -> Result<Vec<Arc<Stored>>, ApiError> {
+        self.touch(|f, _| f.list(query));
         if mode == ReadMode::Live {
-            return self.live.borrow().list(kind, namespace, labels, fields);
+            return self.live.borrow().list(query);
         }
+        let kind = &query.kind;
         self.start.kind_info(kind)?;
         self.log.borrow_mut().kinds_read.insert(kind.clone());
         let (objects, stale) = self.cache(kind);
-        let seen = list_objects(&objects, namespace, labels, fields);
+        let seen = query.answer(&objects);
         if stale {
-            let live = self.live.borrow().objects(kind);
-            let now = list_objects(&live, namespace, labels, fields);
+            let now = query.answer(&self.live.borrow().objects(kind));
             let mut keys: BTreeMap<ObjectKey, Option<u64>> = BTreeMap::new();
             for s in &now {
                 keys.insert(key_of_stored(kind, &s.object), None);
@@ -228,6 +243,7 @@ impl Backend for Session<'_> {
     }
 
     fn write(&self, request: WriteRequest, manager: &str) -> Result<Arc<Stored>, ApiError> {
+        self.touch(|f, _| f.attempt(&request.target()));
         let fault = {
             let mut plan = self.plan.borrow_mut();
             let number = plan.first_write;
@@ -302,12 +318,51 @@ impl<'a> Ctx<'a> {
 
     /// What the controller remembered (`null` after a restart).
     pub fn memory(&self) -> Value {
+        self.session
+            .touch(|f, c| f.read_memory(MemorySlot::Whole(c)));
         self.session.memory.borrow().clone()
     }
 
     /// Replaces what the controller remembers; kept per path and part of the
     /// state, so two paths that differ only in memory are different states.
     pub fn set_memory(&self, memory: Value) {
+        self.session
+            .touch(|f, c| f.write_memory(MemorySlot::Whole(c)));
         *self.session.memory.borrow_mut() = memory;
+    }
+
+    /// One entry of the memory, when the memory is an object of entries
+    /// (for example one per object the controller manages). Reading and
+    /// writing entries rather than the whole memory lets reduction tell
+    /// that reconciles of different objects do not share what they
+    /// remember.
+    pub fn memory_entry(&self, name: &str) -> Option<Value> {
+        self.session
+            .touch(|f, c| f.read_memory(MemorySlot::Entry(c, name.to_string())));
+        self.session.memory.borrow().get(name).cloned()
+    }
+
+    /// Sets (`Some`) or removes (`None`) one entry of the memory. The memory
+    /// becomes an object on the first entry and `null` again when its last
+    /// entry goes.
+    pub fn set_memory_entry(&self, name: &str, value: Option<Value>) {
+        self.session
+            .touch(|f, c| f.write_memory(MemorySlot::Entry(c, name.to_string())));
+        let mut memory = self.session.memory.borrow_mut();
+        let mut entries = match std::mem::take(&mut *memory) {
+            Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        };
+        match value {
+            Some(v) => {
+                entries.insert(name.to_string(), v);
+            }
+            None => {
+                entries.remove(name);
+            }
+        }
+        if !entries.is_empty() {
+            *memory = Value::Object(entries);
+        }
     }
 }

@@ -9,6 +9,7 @@ use std::sync::{Arc, Once};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::footprint::Footprint;
 use super::session::{CrashSignal, Ctx, Session, StaleRead, WriteFault, WriteRecord};
 use super::world::{Pending, World};
 use crate::api::{ApiServer, Event, GroupKind};
@@ -81,6 +82,8 @@ pub struct Step {
     pub outcome: StepOutcome,
     /// The record, when asked for.
     pub record: Option<StepRecord>,
+    /// What the step touched, when asked for (reconciles only).
+    pub footprint: Option<Footprint>,
 }
 
 thread_local! {
@@ -114,9 +117,21 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 impl Model {
     /// Takes one choice from a state. `record` asks for a [`StepRecord`].
     pub fn step(&self, world: &World, choice: &Choice, record: bool) -> Step {
+        self.step_tracked(world, choice, record, false)
+    }
+
+    /// [`Model::step`], also recording what a reconcile touched when
+    /// `footprint` is set.
+    pub(crate) fn step_tracked(
+        &self,
+        world: &World,
+        choice: &Choice,
+        record: bool,
+        footprint: bool,
+    ) -> Step {
         match choice {
             Choice::Reconcile { request, stale } => {
-                self.reconcile_step(world, request, stale, choice, record)
+                self.reconcile_step(world, request, stale, choice, record, footprint)
             }
             Choice::User { index } => self.user_step(world, *index, choice, record),
         }
@@ -129,6 +144,7 @@ impl Model {
         stale: &[StaleView],
         choice: &Choice,
         record: bool,
+        track: bool,
     ) -> Step {
         let controller = pending.controller;
         let reconciler = &self.controllers[controller];
@@ -157,7 +173,10 @@ impl Model {
             .get(&controller)
             .map(|m| (**m).clone())
             .unwrap_or(Value::Null);
-        let session = Session::new(reconciler.name(), &start, &views, plan, memory);
+        let mut session = Session::new(reconciler.name(), &start, &views, plan, memory);
+        if track {
+            session = session.tracking(controller);
+        }
 
         quiet_reconcile_panics();
         IN_RECONCILE.with(|f| f.set(true));
@@ -173,7 +192,13 @@ impl Model {
             Err(payload) => StepOutcome::Panic(panic_message(payload.as_ref())),
         };
 
-        let (server, log, memory) = session.finish();
+        let (server, log, memory, mut footprint) = session.finish();
+        if let Some(f) = &mut footprint {
+            f.request(pending);
+            for event in log.writes.iter().filter_map(|w| w.event.as_ref()) {
+                f.changed(event);
+            }
+        }
         next.server = server;
         self.count_writes(&mut next, controller, writes_so_far, log.writes.len());
         let mut triggered = self.deliver(world, &mut next, &log.writes);
@@ -211,10 +236,16 @@ impl Model {
             triggered,
             state_hash: next.state_hash(),
         });
+        if let Some(f) = &mut footprint {
+            for p in next.pending.iter().filter(|p| !world.pending.contains(*p)) {
+                f.request(p);
+            }
+        }
         Step {
             world: next,
             outcome,
             record,
+            footprint,
         }
     }
 
@@ -249,6 +280,7 @@ impl Model {
             world: next,
             outcome,
             record,
+            footprint: None,
         }
     }
 

@@ -15,7 +15,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::api::Propagation;
-use crate::explore::{FindingKind, Mode};
+use crate::explore::{FindingKind, Mode, Reduction};
 use crate::invariants::When;
 use crate::staleness::Lag;
 
@@ -255,6 +255,10 @@ pub struct ExploreFile {
     /// Monte Carlo seed (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// Partial-order reduction in exhaustive mode: `por` (default) or
+    /// `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reduction: Option<Reduction>,
 }
 
 /// The `perturbations` block.

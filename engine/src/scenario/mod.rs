@@ -60,7 +60,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::explore::{Explorer, FindingKind, Mode};
+use crate::explore::{Explorer, FindingKind, Mode, Reduction};
 use crate::hash::{Digest, canonical_json};
 use crate::model::Model;
 use crate::runtime::Reconciler;
@@ -170,6 +170,8 @@ pub struct ExploreSpec {
     pub trials: u64,
     /// Monte Carlo seed (default 0).
     pub seed: u64,
+    /// Partial-order reduction in exhaustive mode (default `por`).
+    pub reduction: Reduction,
 }
 
 impl Default for ExploreSpec {
@@ -179,6 +181,7 @@ impl Default for ExploreSpec {
             max_depth: 60,
             trials: 100,
             seed: 0,
+            reduction: Reduction::Por,
         }
     }
 }
@@ -192,11 +195,12 @@ impl ExploreSpec {
             .max_depth(self.max_depth)
             .trials(self.trials)
             .seed(self.seed)
+            .reduction(self.reduction)
     }
 }
 
 /// Command-line overrides of the `explore` block (`--mode`, `--max-depth`,
-/// `--trials`, `--seed`); `None` keeps the file's setting.
+/// `--trials`, `--seed`, `--reduction`); `None` keeps the file's setting.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ExploreOverrides {
     /// `--mode`.
@@ -207,6 +211,8 @@ pub struct ExploreOverrides {
     pub trials: Option<u64>,
     /// `--seed`.
     pub seed: Option<u64>,
+    /// `--reduction`.
+    pub reduction: Option<Reduction>,
 }
 
 /// The `expect` block: what a regression check compares a run with.
@@ -357,6 +363,7 @@ impl Scenario {
         e.max_depth = o.max_depth.unwrap_or(e.max_depth);
         e.trials = o.trials.unwrap_or(e.trials);
         e.seed = o.seed.unwrap_or(e.seed);
+        e.reduction = o.reduction.unwrap_or(e.reduction);
         Ok(())
     }
 

@@ -418,6 +418,7 @@ fn explore(e: Option<&ExploreFile>) -> Result<ExploreSpec, ScenarioError> {
     spec.max_depth = e.max_depth.unwrap_or(spec.max_depth);
     spec.trials = e.trials.unwrap_or(spec.trials);
     spec.seed = e.seed.unwrap_or(spec.seed);
+    spec.reduction = e.reduction.unwrap_or(spec.reduction);
     Ok(spec)
 }
 
