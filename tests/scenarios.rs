@@ -47,6 +47,10 @@ fn run_checked(name: &str, reduced_only: bool) -> Value {
         let (unreduced, _) = run_with(name, &["--reduction", "none"]);
         assert_eq!(unreduced["stats"]["reduction"]["used"], "none", "{name}");
         assert_eq!(
+            unreduced["expect"]["holds"], true,
+            "{name}: expect holds without reduction (its `states` is not compared)"
+        );
+        assert_eq!(
             converged(&result),
             converged(&unreduced),
             "{name}: reduction changed the converged states"
