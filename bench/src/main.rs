@@ -13,7 +13,6 @@
 mod child;
 mod model;
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -198,7 +197,7 @@ fn stateright(n: u8, threads: usize, timeout: u64) -> Run {
     Run::measure(child::run(command, limit), read_worker)
 }
 
-/// How to run kcheck, and what has been learnt about the binary.
+/// How to run kcheck.
 struct Kcheck {
     /// The kcheck binary.
     bin: PathBuf,
@@ -206,16 +205,12 @@ struct Kcheck {
     root: PathBuf,
     /// Each exploration's time budget, in seconds.
     timeout: u64,
-    /// Whether the binary accepts `--reduction`; `None` until first tried.
-    has_reduction: Option<bool>,
-    /// Runs without `--reduction`, by (N, threads): when the flag is
-    /// missing both reductions fall back to the same run, made once.
-    plain: HashMap<(u8, usize), Run>,
 }
 
 impl Kcheck {
-    /// Starts kcheck on deployments-`n` and waits for it.
-    fn spawn(&self, n: u8, threads: usize, reduction: Option<&str>) -> io::Result<child::Finished> {
+    /// Runs kcheck on deployments-`n` with `--reduction reduction` and
+    /// measures it.
+    fn run(&self, n: u8, threads: usize, reduction: &str) -> Run {
         let mut command = Command::new(&self.bin);
         command
             .current_dir(&self.root)
@@ -223,35 +218,11 @@ impl Kcheck {
             .arg(format!("scenarios/scale/deployments-{n}.json"))
             .args(["--json", "--allow-incomplete"])
             .args(["--threads", &threads.to_string()])
-            .args(["--time-budget", &self.timeout.to_string()]);
-        if let Some(reduction) = reduction {
-            command.args(["--reduction", reduction]);
-        }
+            .args(["--time-budget", &self.timeout.to_string()])
+            .args(["--reduction", reduction]);
         // kcheck stops itself at its time budget; the limit is for a stuck one.
         let limit = Duration::from_secs(self.timeout + 30.max(self.timeout / 4));
-        child::run(command, limit)
-    }
-
-    /// Runs kcheck with `--reduction reduction`, or without the flag if the
-    /// binary rejects it; the bool says whether the flag was used.
-    fn run(&mut self, n: u8, threads: usize, reduction: &str) -> (Run, bool) {
-        if self.has_reduction != Some(false) {
-            let finished = self.spawn(n, threads, Some(reduction));
-            let rejected = matches!(&finished,
-                Ok(f) if f.code == Some(2) && f.stderr.contains("--reduction"));
-            if !rejected {
-                self.has_reduction = Some(true);
-                return (Run::measure(finished, read_kcheck), true);
-            }
-            eprintln!("kcheck rejects --reduction: running it without the flag");
-            self.has_reduction = Some(false);
-        }
-        if let Some(run) = self.plain.get(&(n, threads)) {
-            return (run.clone(), false);
-        }
-        let run = Run::measure(self.spawn(n, threads, None), read_kcheck);
-        self.plain.insert((n, threads), run.clone());
-        (run, false)
+        Run::measure(child::run(command, limit), read_kcheck)
     }
 }
 
@@ -269,8 +240,6 @@ struct Row {
     two: Run,
     /// stateright's one-thread seconds for the same N, on kcheck rows.
     stateright_seconds: Option<f64>,
-    /// Remarks about the row as a whole.
-    notes: Vec<String>,
 }
 
 impl Row {
@@ -298,9 +267,9 @@ impl Row {
         Some(self.one.stats.as_ref()?.seconds / stateright)
     }
 
-    /// Every remark: the row's, each run's, and any disagreement between them.
+    /// Every remark: each run's, and any disagreement between them.
     fn all_notes(&self) -> Vec<String> {
-        let mut notes = self.notes.clone();
+        let mut notes = Vec::new();
         for (threads, run) in [(1, &self.one), (2, &self.two)] {
             if let Some(note) = &run.note {
                 notes.push(format!("{threads}t: {note}"));
@@ -352,7 +321,7 @@ impl Row {
                 } else {
                     ">"
                 };
-                format!("{bound}{x:.1}x")
+                format!("{bound}{x:.3}x")
             }),
             self.all_notes().join("; "),
         ]
@@ -460,12 +429,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut kcheck = Kcheck {
+    let kcheck = Kcheck {
         bin,
         root,
         timeout: options.timeout,
-        has_reduction: None,
-        plain: HashMap::new(),
     };
 
     println!("{}", line(&COLUMNS.map(|(header, _)| header.to_string())));
@@ -490,20 +457,12 @@ fn main() -> ExitCode {
             one,
             two,
             stateright_seconds: None,
-            notes: Vec::new(),
         });
         for reduction in ["por", "none"] {
-            let [(one, flag_one), (two, flag_two)] = [1, 2].map(|threads| {
+            let [one, two] = [1, 2].map(|threads| {
                 eprintln!("N={n}: kcheck --reduction {reduction}, {threads} thread(s)");
                 kcheck.run(n, threads, reduction)
             });
-            let mut notes = Vec::new();
-            if !(flag_one && flag_two) {
-                notes.push(match reduction {
-                    "por" => "por unavailable: ran without --reduction".to_string(),
-                    _ => "ran without --reduction".to_string(),
-                });
-            }
             print(Row {
                 n,
                 tool: "kcheck",
@@ -511,7 +470,6 @@ fn main() -> ExitCode {
                 one,
                 two,
                 stateright_seconds,
-                notes,
             });
         }
     }
