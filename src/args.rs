@@ -181,6 +181,11 @@ pub struct CheckArgs {
     /// when it has findings the `expect` block does not list).
     #[arg(long)]
     pub update: bool,
+    /// Partial-order reduction (default: the scenario's); with another
+    /// reduction than the scenario's, `expect.states` is neither compared
+    /// nor rewritten.
+    #[arg(long, value_enum, value_name = "R")]
+    pub reduction: Option<ReductionArg>,
     /// Worker threads; 0 uses every core. Results do not depend on it.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub threads: usize,

@@ -326,7 +326,7 @@ fn refusal_warnings(model: &Model, report: &Report) -> Vec<Warning> {
 
 /// Whether `--reduction` asked for another reduction than the scenario's:
 /// the number of states explored then differs by design.
-fn reduction_overridden(loaded: &Loaded, settings: &Settings) -> bool {
+pub fn reduction_overridden(loaded: &Loaded, settings: &Settings) -> bool {
     settings.mode == Mode::Exhaustive && settings.reduction != loaded.scenario.explore().reduction
 }
 

@@ -543,6 +543,48 @@ fn show_prints_every_step() {
 
 // ----- check ------------------------------------------------------------
 
+/// Two ReplicaSets that share nothing: reduction explores them apart.
+fn two_replica_sets() -> Value {
+    let mut scenario = clean_scenario();
+    let mut other = scenario["objects"][0].clone();
+    other["metadata"]["name"] = "db".into();
+    other["spec"]["selector"]["matchLabels"]["app"] = "db".into();
+    other["spec"]["template"]["metadata"]["labels"]["app"] = "db".into();
+    scenario["objects"].as_array_mut().unwrap().push(other);
+    scenario["name"] = "rs-two".into();
+    scenario
+}
+
+#[test]
+fn another_reduction_neither_compares_nor_overwrites_the_pinned_states() {
+    let dir = Dir::new();
+    let file = write_scenario(&dir, &two_replica_sets());
+    let read =
+        || -> Value { serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap() };
+    dir.kcheck()
+        .args(["check", "--update"])
+        .arg(&file)
+        .expect_code(0);
+    let pinned = read()["expect"]["states"].clone();
+    let run = dir
+        .kcheck()
+        .args(["run", "--json", "--reduction", "none"])
+        .arg(&file)
+        .expect_code(0);
+    let result = run.json_lines().remove(0);
+    assert_ne!(
+        result["stats"]["states"], pinned,
+        "reduction changes the count"
+    );
+    assert_eq!(result["expect"]["holds"], true);
+    assert_eq!(result["warnings"][0]["kind"], "states_not_compared");
+    dir.kcheck()
+        .args(["check", "--update", "--reduction", "none"])
+        .arg(&file)
+        .expect_code(0);
+    assert_eq!(read()["expect"]["states"], pinned);
+}
+
 #[test]
 fn check_passes_fails_after_a_changed_expectation_and_update_fixes_it() {
     let dir = Dir::new();
@@ -669,6 +711,10 @@ fn list_shows_controllers_and_scenarios() {
     write_scenario(&dir, &clean_scenario());
     std::fs::create_dir_all(dir.join("scenarios")).unwrap();
     dir.write_json("scenarios/rs-one.json", &clean_scenario());
+    std::fs::create_dir_all(dir.join("scenarios/more")).unwrap();
+    let mut nested = clean_scenario();
+    nested["name"] = "rs-nested".into();
+    dir.write_json("scenarios/more/rs-nested.json", &nested);
     let run = dir.kcheck().arg("list").expect_code(0);
     for name in [
         "deployment",
@@ -681,6 +727,7 @@ fn list_shows_controllers_and_scenarios() {
         run.assert_stdout_has(&format!("\n  {name} "));
     }
     run.assert_stdout_has("rs-one")
+        .assert_stdout_has("rs-nested")
         .assert_stdout_has("A ReplicaSet creates one Pod");
 }
 

@@ -170,7 +170,7 @@ impl<'a> Session<'a> {
 
     /// Ends the session: the live server, the log, the controller's memory
     /// and, when tracking, what it touched.
-    pub(crate) fn finish(self) -> (ApiServer, SessionLog, Value, Option<Footprint>) {
+    pub fn finish(self) -> (ApiServer, SessionLog, Value, Option<Footprint>) {
         (
             self.live.into_inner(),
             self.log.into_inner(),

@@ -142,6 +142,9 @@ struct Groups {
     /// The initial requests of each group, and its search.
     groups: Vec<(Vec<Pending>, Searched)>,
     merges: usize,
+    /// States explored by every search so far, merged groups' included:
+    /// what the budgets count.
+    explored: u64,
     /// The search was cut short by a budget.
     cut: bool,
 }
@@ -153,11 +156,13 @@ impl Groups {
         let mut out = Groups {
             groups: Vec::new(),
             merges: 0,
+            explored: 0,
             cut: false,
         };
         let mut todo: Vec<Vec<Pending>> = init.pending.iter().map(|p| vec![p.clone()]).collect();
         while let Some(requests) = todo.pop() {
             let searched = out.search(model, settings, init, &requests);
+            out.explored += searched.report.stats.states;
             out.cut |= !searched.report.cuts.is_empty();
             let met = searched.footprint.as_ref().and_then(|f| {
                 out.groups.iter().position(|(_, other)| {
@@ -185,7 +190,7 @@ impl Groups {
         out
     }
 
-    /// Explores one group alone, counting the states explored so far
+    /// Explores one group alone, counting every state explored so far
     /// against the budgets.
     fn search(
         &self,
@@ -197,10 +202,11 @@ impl Groups {
         let mut start = init.clone();
         start.pending = requests.iter().cloned().collect();
         let mut settings = settings.clone();
-        settings.states_before += self.states();
+        settings.states_before += self.explored;
         exhaustive::search(model, &settings, start, true)
     }
 
+    /// The states of the groups kept: the reduced state space.
     fn states(&self) -> u64 {
         self.groups.iter().map(|(_, s)| s.report.stats.states).sum()
     }
