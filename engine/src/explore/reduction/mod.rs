@@ -28,7 +28,7 @@ use super::report::{Converged, Finding, FindingKind, Report};
 use super::{Mode, Settings, Strategy};
 use crate::invariants::When;
 use crate::model::{Choice, Model};
-use crate::runtime::{Pending, World};
+use crate::runtime::{Footprint, Pending, World};
 
 /// Partial-order reduction in exhaustive mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +77,19 @@ impl Default for ReductionStats {
     }
 }
 
+/// A group formed by the probe.
+struct Probed {
+    requests: Vec<Pending>,
+    footprint: Footprint,
+    /// The probe's search, when it covered the whole group (no merge, no
+    /// cut): it need not be explored again.
+    done: Option<Searched>,
+}
+
+/// States a probe explores of each request alone before the groups are
+/// formed: enough for most dependencies to show, small beside a search.
+const PROBE_STATES: u64 = 256;
+
 /// Exhaustive search with reduction where it applies.
 pub(crate) struct Reduced;
 
@@ -89,17 +102,22 @@ impl Strategy for Reduced {
             return unreduced(model, settings, Some(why));
         }
         let init = model.initial();
-        if init.pending.len() < 2 {
-            let mut report = Exhaustive.explore(model, settings);
-            report.stats.reduction = ReductionStats {
-                used: Reduction::Por,
-                groups: 1,
-                merges: 0,
-                off_because: None,
-            };
-            return report;
-        }
-        let groups = Groups::explore(model, settings, &init);
+        let groups = (init.pending.len() > 1).then(|| Groups::explore(model, settings, &init));
+        let groups = match groups {
+            Some(g) if !g.groups.is_empty() || g.cut => g,
+            // One group (found by the probe, or one request): the ordinary
+            // search, untracked.
+            one => {
+                let mut report = Exhaustive.explore(model, settings);
+                report.stats.reduction = ReductionStats {
+                    used: Reduction::Por,
+                    groups: 1,
+                    merges: one.map_or(0, |g| g.merges),
+                    off_because: None,
+                };
+                return report;
+            }
+        };
         match groups.combine(model, &init) {
             Ok(report) => report,
             Err(why) => unreduced(model, settings, Some(why)),
@@ -159,10 +177,20 @@ impl Groups {
             explored: 0,
             cut: false,
         };
-        let mut todo: Vec<Vec<Pending>> = init.pending.iter().map(|p| vec![p.clone()]).collect();
-        while let Some(requests) = todo.pop() {
-            let searched = out.search(model, settings, init, &requests);
-            out.explored += searched.report.stats.states;
+        let mut todo = out.probe(model, settings, init);
+        if todo.len() < 2 {
+            // One group: nothing to explore apart.
+            return out;
+        }
+        while let Some(Probed { requests, done, .. }) = todo.pop() {
+            let searched = match done {
+                Some(searched) => searched,
+                None => {
+                    let searched = out.search(model, settings, init, &requests);
+                    out.explored += searched.report.stats.states;
+                    searched
+                }
+            };
             out.cut |= !searched.report.cuts.is_empty();
             let met = searched.footprint.as_ref().and_then(|f| {
                 out.groups.iter().position(|(_, other)| {
@@ -178,7 +206,11 @@ impl Groups {
                     merged.extend(requests);
                     merged.sort();
                     out.merges += 1;
-                    todo.push(merged);
+                    todo.push(Probed {
+                        requests: merged,
+                        footprint: Footprint::default(),
+                        done: None,
+                    });
                 }
                 _ => out.groups.push((requests, searched)),
             }
@@ -188,6 +220,40 @@ impl Groups {
         }
         out.groups.sort_by(|a, b| a.0.cmp(&b.0));
         out
+    }
+
+    /// Groups found by a short search of each request alone (its first
+    /// [`PROBE_STATES`] states or so), merged where those footprints already
+    /// meet. Work that is not independent usually shows it at once: without
+    /// the probe, a group explored in full would be explored again when a
+    /// later group meets it.
+    fn probe(&mut self, model: &Model, settings: &Settings, init: &World) -> Vec<Probed> {
+        let mut probed: Vec<Probed> = Vec::new();
+        for request in &init.pending {
+            let mut short = settings.clone();
+            let cap = settings.states_before + self.explored + PROBE_STATES;
+            short.budget.max_states = Some(settings.budget.max_states.map_or(cap, |m| m.min(cap)));
+            let searched = self.search(model, &short, init, std::slice::from_ref(request));
+            self.explored += searched.report.stats.states;
+            let mut group = Probed {
+                requests: vec![request.clone()],
+                footprint: searched.footprint.clone().unwrap_or_default(),
+                done: searched.report.cuts.is_empty().then_some(searched),
+            };
+            while let Some(i) = probed
+                .iter()
+                .position(|p| p.footprint.meets(&group.footprint).is_some())
+            {
+                let other = probed.remove(i);
+                group.requests.extend(other.requests);
+                group.requests.sort();
+                group.footprint.absorb(other.footprint);
+                group.done = None;
+                self.merges += 1;
+            }
+            probed.push(group);
+        }
+        probed
     }
 
     /// Explores one group alone, counting every state explored so far
