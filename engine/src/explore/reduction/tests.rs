@@ -128,13 +128,29 @@ fn model(controllers: &[BTreeMap<String, Script>]) -> Model {
 }
 
 fn explore(model: Model, reduction: Reduction, threads: usize) -> Report {
+    explore_within(model, reduction, threads, None)
+}
+
+/// [`explore`], stopping after about `max_states` states.
+fn explore_within(
+    model: Model,
+    reduction: Reduction,
+    threads: usize,
+    max_states: Option<u64>,
+) -> Report {
     Explorer::new(model)
         .mode(Mode::Exhaustive)
         .reduction(reduction)
         .threads(threads)
         .max_depth(40)
+        .max_states(max_states)
         .run()
 }
+
+/// The unreduced search of a random model is cut here: a few models are
+/// far larger than the rest, and they would make the test's time depend
+/// on the draw. Cut models are skipped.
+const FULL_SEARCH_STATES: u64 = 3_000;
 
 /// What reduction must keep: the converged hashes with their path
 /// counts, and the kinds of findings.
@@ -156,7 +172,7 @@ proptest! {
 
     #[test]
     fn reduction_keeps_every_converged_state_and_finding(controllers in controllers()) {
-        let full = explore(model(&controllers), Reduction::None, 1);
+        let full = explore_within(model(&controllers), Reduction::None, 1, Some(FULL_SEARCH_STATES));
         prop_assume!(full.complete());
         let reduced = explore(model(&controllers), Reduction::Por, 1);
         prop_assert!(reduced.complete());
