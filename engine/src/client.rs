@@ -165,7 +165,7 @@ pub struct Api<'a, K: Resource> {
 
 impl<'a, K> Api<'a, K>
 where
-    K: Resource + Clone + Serialize + DeserializeOwned,
+    K: Resource + Clone + Serialize + DeserializeOwned + Send + Sync + 'static,
     K::DynamicType: Default,
 {
     /// Objects of `K` in one namespace.
@@ -181,7 +181,7 @@ where
 
 impl<'a, K> Api<'a, K>
 where
-    K: Resource + Clone + Serialize + DeserializeOwned,
+    K: Resource + Clone + Serialize + DeserializeOwned + Send + Sync + 'static,
 {
     /// Objects of a dynamic kind in one namespace.
     pub fn namespaced_with(client: Client<'a>, namespace: &str, dt: &K::DynamicType) -> Self {
@@ -223,7 +223,7 @@ where
     /// GET an object; 404 if it does not exist.
     pub fn get(&self, name: &str) -> Result<K, Error> {
         let stored = self.client.backend.get(&self.key(name), self.mode)?;
-        self.decode(&stored.object)
+        self.decode(&stored)
     }
 
     /// GET an object, `None` if it does not exist.
@@ -270,7 +270,7 @@ where
 
     fn list_query(&self, query: ListQuery) -> Result<Vec<K>, Error> {
         let found = self.client.backend.list(&query, self.mode)?;
-        found.iter().map(|s| self.decode(&s.object)).collect()
+        found.iter().map(|s| self.decode(s)).collect()
     }
 
     /// POST a new object (its namespace is this API's).
@@ -402,7 +402,7 @@ where
                 .get(&self.key(name), ReadMode::Live)
                 .is_ok();
         if still_there {
-            self.decode(&last.object).map(Some)
+            self.decode(&last).map(Some)
         } else {
             Ok(None)
         }
@@ -411,7 +411,7 @@ where
     fn send(&self, request: WriteRequest, manager: Option<&str>) -> Result<K, Error> {
         let manager = manager.unwrap_or(self.client.field_manager);
         let stored = self.client.backend.write(request, manager)?;
-        self.decode(&stored.object)
+        self.decode(&stored)
     }
 
     /// Serialises an object, filling in apiVersion, kind and this API's
@@ -439,8 +439,13 @@ where
         }
     }
 
-    fn decode(&self, v: &Value) -> Result<K, Error> {
-        K::deserialize(v).map_err(|e| self.serde_error(e))
+    /// The typed form of a stored object (decoded once per stored version,
+    /// whoever reads it).
+    fn decode(&self, stored: &Stored) -> Result<K, Error> {
+        match stored.decoded::<K>() {
+            Ok(typed) => Ok((*typed).clone()),
+            Err(e) => Err(self.serde_error(e)),
+        }
     }
 
     fn serde_error(&self, e: serde_json::Error) -> Error {

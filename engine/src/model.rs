@@ -219,9 +219,13 @@ impl Model {
 
     /// The initial state: every controller has listed its watched kinds, so
     /// each existing object has triggered what it would on an informer's
-    /// first list.
+    /// first list. The write history is kept only when stale views need it.
     pub fn initial(&self) -> World {
-        let mut world = World::new(self.server.clone());
+        let mut server = self.server.clone();
+        if !self.staleness.is_active() {
+            server.forget_history();
+        }
+        let mut world = World::new(server);
         for (key, stored) in self.server.all_objects() {
             let event = Event {
                 seq: 0,

@@ -197,7 +197,7 @@ pub(crate) fn patch_owner_refs<K>(
     refs: Vec<OwnerReference>,
 ) -> Result<K, client::Error>
 where
-    K: Resource + Clone + Serialize + DeserializeOwned,
+    K: Resource + Clone + Serialize + DeserializeOwned + Send + Sync + 'static,
 {
     let refs = if refs.is_empty() {
         Value::Null
@@ -234,7 +234,7 @@ pub(crate) struct Claim<'a, 'c, K: Resource> {
 
 impl<K> Claim<'_, '_, K>
 where
-    K: Resource + Clone + Serialize + DeserializeOwned,
+    K: Resource + Clone + Serialize + DeserializeOwned + Send + Sync + 'static,
 {
     /// The objects the claim looks at, read from the cache: those the
     /// controller controls and the orphans it selects (see

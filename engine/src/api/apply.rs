@@ -31,6 +31,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Bound;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -492,6 +493,11 @@ impl FieldSet {
         self.paths.retain(|path| !other.paths.contains(path));
     }
 
+    /// Drops the paths a manager loses in `diff`.
+    fn forget(&mut self, diff: &Diff) {
+        self.paths.retain(|path| !diff.drops(path));
+    }
+
     fn retain_within(&mut self, other: &FieldSet) {
         self.paths.retain(|path| other.paths.contains(path));
     }
@@ -733,9 +739,13 @@ impl ManagedEntry {
 }
 
 /// All managers of one object, in a stable order (sorted by (manager, operation,
-/// subresource)).
+/// subresource)), without empty entries.
+///
+/// The server keeps them beside the object rather than inside its JSON, and renders them as
+/// `metadata.managedFields` only when an object is shown ([`ManagedFields::write_into`]).
+/// Entries are shared: a write copies only the entries whose fields it changes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ManagedFields(pub Vec<ManagedEntry>);
+pub struct ManagedFields(Vec<Arc<ManagedEntry>>);
 
 impl ManagedFields {
     /// Reads `metadata.managedFields` of an object (missing or null = empty). Entries look
@@ -749,7 +759,9 @@ impl ManagedFields {
             Some(Value::Array(entries)) => entries,
             Some(_) => return Err(invalid("metadata.managedFields must be a list")),
         };
-        let entries = entries.iter().map(ManagedEntry::from_json);
+        let entries = entries
+            .iter()
+            .map(|e| ManagedEntry::from_json(e).map(Arc::new));
         let mut managed = Self(entries.collect::<Result<_, _>>()?);
         managed.normalize();
         Ok(managed)
@@ -766,13 +778,23 @@ impl ManagedFields {
             }
             return;
         }
-        let entries = self.0.iter().map(ManagedEntry::to_json).collect();
+        let entries = self.0.iter().map(|e| e.to_json()).collect();
         let metadata = root
             .entry("metadata")
             .or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(metadata) = metadata {
             metadata.insert("managedFields".to_owned(), Value::Array(entries));
         }
+    }
+
+    /// The entries, in order.
+    pub fn entries(&self) -> impl Iterator<Item = &ManagedEntry> {
+        self.0.iter().map(|e| &**e)
+    }
+
+    /// True when nobody owns anything.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
     /// The entry of (manager, operation, subresource), created empty if missing.
@@ -787,16 +809,21 @@ impl ManagedFields {
             .iter()
             .position(|entry| entry.is(manager, operation, subresource));
         let index = found.unwrap_or_else(|| {
-            self.0.push(ManagedEntry {
+            self.0.push(Arc::new(ManagedEntry {
                 manager: manager.to_owned(),
                 operation,
                 subresource: subresource.map(str::to_owned),
                 api_version: String::new(),
                 fields: FieldSet::default(),
-            });
+            }));
             self.0.len() - 1
         });
-        &mut self.0[index]
+        Arc::make_mut(&mut self.0[index])
+    }
+
+    /// Every entry, for changing (entries shared with other versions are copied first).
+    fn entries_mut(&mut self) -> impl Iterator<Item = &mut ManagedEntry> {
+        self.0.iter_mut().map(Arc::make_mut)
     }
 
     /// Every field somebody owns.
@@ -811,11 +838,14 @@ impl ManagedFields {
     /// Drops empty entries, sorts, and merges entries of the same manager.
     fn normalize(&mut self) {
         self.0.retain(|entry| !entry.fields.is_empty());
+        if self.0.is_sorted_by(|a, b| a.sort_key() < b.sort_key()) {
+            return;
+        }
         self.0.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         self.0.dedup_by(|later, kept| {
             let same = later.sort_key() == kept.sort_key();
             if same {
-                kept.fields.union_with(&later.fields);
+                Arc::make_mut(kept).fields.union_with(&later.fields);
             }
             same
         });
@@ -869,46 +899,36 @@ fn invalid(message: impl Into<String>) -> ApplyError {
 // Apply and update
 // ---------------------------------------------------------------------------------------------
 
-/// Server-side apply of `config` by `manager` to the `live` object (None: the object does not
-/// exist yet). Returns the new object with `metadata.managedFields` updated. Both `live` and
-/// `config` are whole objects (apiVersion, kind, metadata, ...). The caller (the store)
-/// handles resourceVersion, generation, uid, the status subresource and no-op detection;
-/// this function only merges and tracks ownership. Identity and server fields of `config`
-/// are not copied, except apiVersion, kind, name and namespace when creating.
-///
-/// A changed field conflicts when any other main-resource entry owns it: another manager,
-/// or `manager`'s own Update entry (Kubernetes tells managers apart by name and operation).
-/// Status-subresource entries never conflict with it.
-pub fn apply(
-    live: Option<&Value>,
-    config: &Value,
-    manager: &str,
-    force: bool,
-    rules: &ListRules,
-) -> Result<Value, ApplyError> {
-    apply_to(live, config, manager, None, force, rules)
-}
+/// An object as stored: its JSON (without `metadata.managedFields`) and its managers.
+pub type Live<'a> = (&'a Value, &'a ManagedFields);
 
-/// [`apply`] to a subresource (`Some("status")`, None for the main resource): the manager's
-/// fields go to its Apply entry for that subresource, so a status apply leaves what the same
-/// manager applied to the main resource alone; only entries of the same subresource compete.
-/// The caller passes only the part of the configuration the subresource addresses.
-pub fn apply_to(
-    live: Option<&Value>,
+/// Server-side apply of `config` by `manager` to the `live` object (None: the object does not
+/// exist yet), to the main resource (`subresource` None) or a subresource (`Some("status")`).
+/// Returns the new object and its managers. Both `live` and `config` are whole objects
+/// (apiVersion, kind, metadata, ...). The caller (the store) handles resourceVersion,
+/// generation, uid, the status subresource and no-op detection; this function only merges and
+/// tracks ownership. Identity and server fields of `config` are not copied, except apiVersion,
+/// kind, name and namespace when creating.
+///
+/// The manager's fields go to its Apply entry for that subresource, so a status apply leaves
+/// what the same manager applied to the main resource alone. A changed field conflicts when
+/// any other entry of the same subresource owns it: another manager, or `manager`'s own Update
+/// entry (Kubernetes tells managers apart by name, operation and subresource). The caller
+/// passes only the part of the configuration the subresource addresses.
+pub fn apply(
+    live: Option<Live<'_>>,
     config: &Value,
     manager: &str,
     subresource: Option<&str>,
     force: bool,
     rules: &ListRules,
-) -> Result<Value, ApplyError> {
+) -> Result<(Value, ManagedFields), ApplyError> {
     if !config.is_object() {
         return Err(invalid("the applied configuration must be a JSON object"));
     }
     let applied = FieldSet::from_config(config, rules)?;
-    let mut managers = live
-        .map(ManagedFields::from_object)
-        .transpose()?
-        .unwrap_or_default();
+    let mut managers = live.map(|(_, m)| m.clone()).unwrap_or_default();
+    let live = live.map(|(object, _)| object);
 
     let changed = changed_paths(live, config, &applied, rules);
     let conflicts = conflicts_with(&managers, manager, subresource, &changed);
@@ -916,7 +936,7 @@ pub fn apply_to(
         if !force {
             return Err(ApplyError::Conflicts(conflicts));
         }
-        for entry in &mut managers.0 {
+        for entry in managers.entries_mut() {
             if entry.competes_with_apply_by(manager, subresource) {
                 entry.fields.remove_all(&changed);
             }
@@ -937,93 +957,231 @@ pub fn apply_to(
     };
     remove_abandoned(&mut object, &abandoned, &kept);
 
-    Ok(finish(object, managers, rules))
+    let existing = FieldSet::from_object(&object, rules);
+    for entry in managers.entries_mut() {
+        entry.fields.retain_within(&existing);
+    }
+    managers.normalize();
+    Ok((object, managers))
 }
 
-/// Ownership bookkeeping for a non-apply write (create, update, patch) by `manager`: the
-/// manager (operation Update) becomes owner of every field whose value it changed or added
-/// (on create: every field), those fields are removed from other managers' sets (of any
-/// operation and subresource, including `manager`'s own Apply entry), and fields that no
-/// longer exist in `new` are dropped from every set. Returns `new` with
-/// metadata.managedFields updated. `subresource` is Some("status") for status writes.
+/// Ownership bookkeeping for a non-apply write (create, update, patch) by `manager` that
+/// turns `old` (None for a create) into `new`: the manager (operation Update) becomes owner of
+/// every field whose value it changed or added (on create: every field), those fields are
+/// removed from other managers' sets (of any operation and subresource, including
+/// `manager`'s own Apply entry), and fields that no longer exist in `new` are dropped from
+/// every set. Returns the managers of `new`. `subresource` is Some("status") for status
+/// writes.
 ///
-/// The managers are read from `old` (a malformed list counts as empty); whatever
-/// managedFields `new` carries is replaced.
+/// Only what differs between `old` and `new` is looked at, so a write that changes one field
+/// of a large object costs little; entries that own nothing that changed are shared with
+/// `old`'s.
 pub fn record_update(
-    old: Option<&Value>,
+    old: Option<Live<'_>>,
     new: &Value,
     manager: &str,
     subresource: Option<&str>,
     rules: &ListRules,
-) -> Value {
-    if let Some(old) = old
-        && same_content(old, new)
-    {
-        // Nothing changed: ownership stays as it is (the common case of a
-        // controller writing back what it read).
-        let mut out = new.clone();
-        match old.pointer("/metadata/managedFields") {
-            Some(m) => {
-                crate::api::meta::metadata_mut(&mut out).insert("managedFields".into(), m.clone())
+) -> ManagedFields {
+    let (mut managers, diff) = match old {
+        None => {
+            let diff = Diff {
+                changed: FieldSet::from_object(new, rules).paths,
+                removed: BTreeSet::new(),
+            };
+            (ManagedFields::default(), diff)
+        }
+        Some((old, managers)) => {
+            let diff = Diff::between(old, new, rules);
+            if diff.is_empty() {
+                return managers.clone();
             }
-            None => crate::api::meta::metadata_mut(&mut out).remove("managedFields"),
-        };
-        return out;
-    }
-    let mut managers = old
-        .and_then(|old| ManagedFields::from_object(old).ok())
-        .unwrap_or_default();
-    let written = FieldSet::from_object(new, rules);
-    let changed = changed_paths(old, new, &written, rules);
-    for entry in &mut managers.0 {
-        entry.fields.remove_all(&changed);
+            (managers.clone(), diff)
+        }
+    };
+    for slot in &mut managers.0 {
+        if diff.touches(&slot.fields) {
+            Arc::make_mut(slot).fields.forget(&diff);
+        }
     }
     let me = managers.entry_mut(manager, Operation::Update, subresource);
     me.api_version = api_version(new);
-    me.fields.union_with(&changed);
-    finish_with(new.clone(), managers, &written)
-}
-
-/// Drops ownership of fields that no longer exist, and writes the managers into `object`.
-fn finish(object: Value, managers: ManagedFields, rules: &ListRules) -> Value {
-    let existing = FieldSet::from_object(&object, rules);
-    finish_with(object, managers, &existing)
-}
-
-/// Whether two objects are equal apart from `metadata.managedFields`.
-fn same_content(a: &Value, b: &Value) -> bool {
-    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
-        return a == b;
-    };
-    a.len() == b.len()
-        && a.iter().all(|(k, v)| match (k.as_str(), b.get(k)) {
-            ("metadata", Some(w)) => same_metadata(v, w),
-            (_, Some(w)) => v == w,
-            (_, None) => false,
-        })
-}
-
-fn same_metadata(a: &Value, b: &Value) -> bool {
-    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
-        return a == b;
-    };
-    let significant = |m: &'_ serde_json::Map<String, Value>| {
-        m.iter().filter(|(k, _)| *k != "managedFields").count()
-    };
-    significant(a) == significant(b)
-        && a.iter()
-            .filter(|(k, _)| *k != "managedFields")
-            .all(|(k, v)| b.get(k) == Some(v))
-}
-
-/// [`finish`] for an object whose field set is already known.
-fn finish_with(mut object: Value, mut managers: ManagedFields, existing: &FieldSet) -> Value {
-    for entry in &mut managers.0 {
-        entry.fields.retain_within(existing);
-    }
+    me.fields.paths.extend(diff.changed);
     managers.normalize();
-    managers.write_into(&mut object);
-    object
+    managers
+}
+
+/// What a write changed, as ownership sees it.
+#[derive(Debug, Default)]
+struct Diff {
+    /// Paths whose value is new or different: leaves with another value, and new list
+    /// items (an item whose fields changed is not itself changed).
+    changed: BTreeSet<Path>,
+    /// Roots of what is gone: every path at or below one no longer exists.
+    removed: BTreeSet<Path>,
+}
+
+impl Diff {
+    /// What changed from `old` to `new`.
+    fn between(old: &Value, new: &Value, rules: &ListRules) -> Diff {
+        let mut walk = DiffWalk {
+            old,
+            new,
+            rules,
+            diff: Diff::default(),
+        };
+        walk.value(Some(old), Some(new), &mut Vec::new(), &mut Vec::new());
+        walk.diff
+    }
+
+    fn is_empty(&self) -> bool {
+        self.changed.is_empty() && self.removed.is_empty()
+    }
+
+    /// Whether `fields` holds a path the diff changes or removes.
+    fn touches(&self, fields: &FieldSet) -> bool {
+        fields.paths.iter().any(|path| self.drops(path))
+    }
+
+    /// Whether a manager loses `path`: it changed, or it is gone.
+    fn drops(&self, path: &[Step]) -> bool {
+        self.changed.contains(path) || (0..=path.len()).any(|n| self.removed.contains(&path[..n]))
+    }
+}
+
+/// Walks an old and a new object side by side, collecting a [`Diff`].
+struct DiffWalk<'v, 'r> {
+    old: &'v Value,
+    new: &'v Value,
+    rules: &'r ListRules,
+    diff: Diff,
+}
+
+impl<'v> DiffWalk<'v, '_> {
+    /// Compares the values at `path` (`None` or null: nothing there).
+    fn value(
+        &mut self,
+        old: Option<&'v Value>,
+        new: Option<&'v Value>,
+        path: &mut Path,
+        names: &mut Vec<&'v str>,
+    ) {
+        let old = old.filter(|v| !v.is_null());
+        let new = new.filter(|v| !v.is_null());
+        match (old, new) {
+            (None, None) => {}
+            (Some(o), Some(n)) if o == n => {}
+            (None, Some(n)) => self.added(n, path, names),
+            (Some(_), None) => {
+                self.diff.removed.insert(path.clone());
+            }
+            (Some(Value::Object(o)), Some(Value::Object(n))) => self.maps(o, n, path, names),
+            (Some(Value::Array(o)), Some(Value::Array(n))) => self.lists(o, n, path, names),
+            (Some(o), Some(n)) if is_scalar(o) && is_scalar(n) => {
+                self.diff.changed.insert(path.clone());
+            }
+            (Some(_), Some(n)) => {
+                // A change of type: whatever was below is gone, all of the new value is new.
+                self.diff.removed.insert(path.clone());
+                self.added(n, path, names);
+            }
+        }
+    }
+
+    /// Everything `new` sets at `path` is new.
+    fn added(&mut self, new: &'v Value, path: &mut Path, names: &mut Vec<&'v str>) {
+        let mut collector = Collector::new(self.rules, false);
+        collector.value(new, path, names);
+        self.diff.changed.extend(collector.paths);
+    }
+
+    fn maps(
+        &mut self,
+        old: &'v Map<String, Value>,
+        new: &'v Map<String, Value>,
+        path: &mut Path,
+        names: &mut Vec<&'v str>,
+    ) {
+        let keys = old
+            .keys()
+            .chain(new.keys().filter(|k| !old.contains_key(*k)));
+        for name in keys {
+            names.push(name);
+            if !is_unowned_field(names) {
+                path.push(Step::Field(name.clone()));
+                self.value(old.get(name), new.get(name), path, names);
+                path.pop();
+            }
+            names.pop();
+        }
+    }
+
+    fn lists(
+        &mut self,
+        old: &'v [Value],
+        new: &'v [Value],
+        path: &mut Path,
+        names: &mut Vec<&'v str>,
+    ) {
+        let rules = self.rules;
+        let steps = |items: &[Value]| match rules.list_type(names) {
+            ListType::Atomic => None,
+            ListType::Set => set_item_steps(items).ok(),
+            ListType::Map(keys) => keyed_item_steps(items, &keys, rules, names).ok(),
+        };
+        let (Some(old_steps), Some(new_steps)) = (steps(old), steps(new)) else {
+            // Atomic, or a list that breaks its rule (owned as a leaf): the list is a value.
+            self.broken_list(path, names);
+            return;
+        };
+        for (item, step) in new.iter().zip(&new_steps) {
+            path.push(step.clone());
+            match old_steps.iter().position(|s| s == step) {
+                Some(i) => {
+                    if let (Value::Object(o), Value::Object(n)) = (&old[i], item) {
+                        self.maps(o, n, path, names);
+                    }
+                }
+                None => self.added_item(item, path, names),
+            }
+            path.pop();
+        }
+        for step in old_steps.iter().filter(|s| !new_steps.contains(s)) {
+            path.push(step.clone());
+            self.diff.removed.insert(path.clone());
+            path.pop();
+        }
+    }
+
+    /// A new list item: the item itself, and for a list-map item its fields.
+    fn added_item(&mut self, item: &'v Value, path: &mut Path, names: &mut Vec<&'v str>) {
+        self.diff.changed.insert(path.clone());
+        if let Value::Object(fields) = item {
+            let mut collector = Collector::new(self.rules, false);
+            collector.map(fields, path, names);
+            self.diff.changed.extend(collector.paths);
+        }
+    }
+
+    /// A list compared as one value: what was below it is gone, and each path of the new
+    /// list whose value differs in the old object is changed.
+    fn broken_list(&mut self, path: &mut Path, names: &mut Vec<&'v str>) {
+        self.diff.removed.insert(path.clone());
+        let mut collector = Collector::new(self.rules, false);
+        if let Some(list) = lookup(self.new, path, self.rules) {
+            collector.value(list, path, names);
+        }
+        let (old, new, rules) = (self.old, self.new, self.rules);
+        self.diff
+            .changed
+            .extend(collector.paths.into_iter().filter(|p| {
+                let before = lookup(old, p, rules);
+                match p.last() {
+                    Some(Step::Key(_)) => before.is_none(),
+                    _ => before != lookup(new, p, rules),
+                }
+            }));
+    }
 }
 
 /// The paths of `candidates` whose value in `after` differs from `before`: leaves with
@@ -1247,6 +1405,52 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::json;
 
+    /// The managers an object carries in `metadata.managedFields`, and the object without
+    /// them, as the server stores it.
+    fn split_managers(object: Option<&Value>) -> Option<(Value, ManagedFields)> {
+        object.map(|object| {
+            let managers = ManagedFields::from_object(object).expect("managedFields parse");
+            let mut bare = object.clone();
+            if let Some(meta) = bare.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.remove("managedFields");
+            }
+            (bare, managers)
+        })
+    }
+
+    /// [`super::apply`] to the main resource, on objects that carry their managers in
+    /// `metadata.managedFields` (as Kubernetes shows them).
+    fn apply(
+        live: Option<&Value>,
+        config: &Value,
+        manager: &str,
+        force: bool,
+        rules: &ListRules,
+    ) -> Result<Value, ApplyError> {
+        let live = split_managers(live);
+        let live = live.as_ref().map(|(object, managers)| (object, managers));
+        let (mut object, managers) = super::apply(live, config, manager, None, force, rules)?;
+        managers.write_into(&mut object);
+        Ok(object)
+    }
+
+    /// [`super::record_update`] on objects that carry their managers in
+    /// `metadata.managedFields`.
+    fn record_update(
+        old: Option<&Value>,
+        new: &Value,
+        manager: &str,
+        subresource: Option<&str>,
+        rules: &ListRules,
+    ) -> Value {
+        let old = split_managers(old);
+        let old = old.as_ref().map(|(object, managers)| (object, managers));
+        let (mut new, _) = split_managers(Some(new)).expect("an object");
+        let managers = super::record_update(old, &new, manager, subresource, rules);
+        managers.write_into(&mut new);
+        new
+    }
+
     fn rules() -> ListRules {
         ListRules::builtin()
     }
@@ -1274,8 +1478,7 @@ mod tests {
     fn owned_by(object: &Value, manager: &str, operation: Operation) -> Value {
         let managers = ManagedFields::from_object(object).expect("managedFields parse");
         let entry = managers
-            .0
-            .iter()
+            .entries()
             .find(|e| e.manager == manager && e.operation == operation);
         entry.map_or(json!(null), |e| e.fields.to_fields_v1())
     }
@@ -1878,6 +2081,80 @@ mod tests {
         [side(true), side(false)]
     }
 
+    /// The bookkeeping of a non-apply write the long way: every field of `new` is looked up in
+    /// `old`, and every manager keeps only what still exists. [`super::record_update`] looks
+    /// only at what differs; the two must agree.
+    fn record_update_by_full_walk(
+        old: Option<&Value>,
+        new: &Value,
+        manager: &str,
+        rules: &ListRules,
+    ) -> Value {
+        let (mut new, _) = split_managers(Some(new)).expect("an object");
+        let old = split_managers(old);
+        let mut managers = old.as_ref().map(|(_, m)| m.clone()).unwrap_or_default();
+        let written = FieldSet::from_object(&new, rules);
+        let changed = changed_paths(old.as_ref().map(|(o, _)| o), &new, &written, rules);
+        for entry in managers.entries_mut() {
+            entry.fields.remove_all(&changed);
+        }
+        let me = managers.entry_mut(manager, Operation::Update, None);
+        me.api_version = api_version(&new);
+        me.fields.union_with(&changed);
+        for entry in managers.entries_mut() {
+            entry.fields.retain_within(&written);
+        }
+        managers.normalize();
+        managers.write_into(&mut new);
+        new
+    }
+
+    /// Values of every shape ownership distinguishes: scalars, maps, atomic lists, and lists
+    /// that break a rule when they sit where a set or a list-map is expected.
+    fn shaped_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![scalar(), Just(Value::Null)];
+        leaf.prop_recursive(2, 12, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                prop::collection::btree_map(field_name(), inner, 0..3)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// An object with labels, finalizers (a set), containers (a list-map by name, sometimes
+    /// with an item that breaks the rule) and a spec of random shapes.
+    fn shaped_object() -> impl Strategy<Value = Value> {
+        let finalizers = prop::collection::vec(
+            prop_oneof![
+                4 => prop::sample::select(vec!["a", "b", "c"]).prop_map(Value::from),
+                1 => Just(json!({"not": "a scalar"})),
+            ],
+            0..3,
+        );
+        let container = (
+            prop_oneof![
+                4 => container_name().prop_map(Value::from),
+                1 => Just(Value::Null),
+            ],
+            shaped_value(),
+        )
+            .prop_map(|(name, image)| json!({"name": name, "image": image}));
+        (
+            prop::collection::btree_map(field_name(), "[a-z]{1,2}", 0..3),
+            finalizers,
+            prop::collection::vec(container, 0..3),
+            prop::collection::btree_map(field_name(), shaped_value(), 0..4),
+        )
+            .prop_map(|(labels, finalizers, containers, spec)| {
+                let mut spec: Map<String, Value> = spec.into_iter().collect();
+                spec.insert("containers".to_owned(), Value::Array(containers));
+                json!({"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": "p", "labels": labels, "finalizers": finalizers},
+                    "spec": spec})
+            })
+    }
+
     proptest! {
         #[test]
         fn reapply_is_noop_for_random_configs(
@@ -1915,6 +2192,29 @@ mod tests {
         }
 
         #[test]
+        fn bookkeeping_of_what_differs_agrees_with_the_full_walk(
+            steps in prop::collection::vec((0..3usize, any::<bool>(), shaped_object()), 1..6),
+        ) {
+            let mut live: Option<Value> = None;
+            for (who, is_apply, object) in steps {
+                let manager = ["a", "b", "c"][who];
+                let next = if is_apply {
+                    match apply(live.as_ref(), &object, manager, true, &rules()) {
+                        Ok(next) => next,
+                        Err(ApplyError::Invalid(_)) => continue,
+                        Err(other) => return Err(TestCaseError::fail(format!("{other}"))),
+                    }
+                } else {
+                    let by_diff = record_update(live.as_ref(), &object, manager, None, &rules());
+                    let by_walk = record_update_by_full_walk(live.as_ref(), &object, manager, &rules());
+                    prop_assert_eq!(&by_diff, &by_walk);
+                    by_diff
+                };
+                live = Some(next);
+            }
+        }
+
+        #[test]
         fn random_histories_keep_ownership_consistent(
             steps in prop::collection::vec(
                 (0..3usize, any::<bool>(), any::<bool>(),
@@ -1944,7 +2244,7 @@ mod tests {
                 };
                 let managers = ManagedFields::from_object(&next).expect("managers");
                 let existing = FieldSet::from_object(&next, &rules());
-                for entry in &managers.0 {
+                for entry in managers.entries() {
                     prop_assert!(!entry.fields.is_empty());
                     prop_assert!(entry.fields.paths.is_subset(&existing.paths));
                 }

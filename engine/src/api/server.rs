@@ -20,7 +20,7 @@ use super::patch::PatchBody;
 use super::query::ListQuery;
 use super::typed::{self, Checks};
 use super::validation;
-use crate::hash::{Digest, StateDigest, entry_hash, object_hash};
+use crate::hash::{Digest, StateDigest, entry_hash};
 
 /// The namespaces that exist from the start, as in a new cluster.
 pub const INITIAL_NAMESPACES: [&str; 4] =
@@ -202,6 +202,10 @@ pub struct ApiServer {
     kinds: Arc<KindRegistry>,
     tables: OrdMap<GroupKind, KindLog>,
     history: Vector<Arc<Event>>,
+    /// Whether the tables before each event and the events themselves are
+    /// kept (stale views read them); otherwise only `events` counts them.
+    keep_history: bool,
+    events: u64,
     rv: u64,
     clock: u64,
     incarnations: OrdMap<ObjectKey, u32>,
@@ -228,6 +232,8 @@ impl ApiServer {
             kinds: Arc::new(kinds),
             tables: OrdMap::new(),
             history: Vector::new(),
+            keep_history: true,
+            events: 0,
             rv: 0,
             clock: 0,
             incarnations: OrdMap::new(),
@@ -274,9 +280,30 @@ impl ApiServer {
             .to_string()
     }
 
-    /// Every event so far, oldest first.
+    /// Every event so far, oldest first, while the history is kept (see
+    /// [`ApiServer::forget_history`]).
     pub fn history(&self) -> &Vector<Arc<Event>> {
         &self.history
+    }
+
+    /// The number of events so far.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// Stops keeping the write history: from now on only the current
+    /// objects are kept, and [`ApiServer::history`] and
+    /// [`ApiServer::objects_at`] see nothing older. Only stale views read the
+    /// past; without them, keeping it costs every step time and memory.
+    pub fn forget_history(&mut self) {
+        self.keep_history = false;
+        self.history = Vector::new();
+        let kinds: Vec<GroupKind> = self.tables.keys().cloned().collect();
+        for kind in kinds {
+            if let Some(log) = self.tables.get_mut(&kind) {
+                log.forget();
+            }
+        }
     }
 
     /// The number of events of a kind so far (its sequence number).
@@ -284,7 +311,8 @@ impl ApiServer {
         self.tables.get(kind).map_or(0, KindLog::seq)
     }
 
-    /// The objects of a kind as of its `seq`-th event (clamped to now).
+    /// The objects of a kind as of its `seq`-th event (clamped to now, and to
+    /// the history kept).
     pub fn objects_at(&self, kind: &GroupKind, seq: u64) -> KindObjects {
         self.tables
             .get(kind)
@@ -472,6 +500,8 @@ impl ApiServer {
         if !info.namespaced {
             meta::metadata_mut(&mut object).remove("namespace");
         }
+        // Ownership is the server's own record, kept beside the object.
+        meta::metadata_mut(&mut object).remove("managedFields");
         let namespace = self.scoped_namespace(&info, &object)?.map(str::to_string);
         let mut counter = None;
         if meta::name(&object).is_none() {
@@ -489,7 +519,7 @@ impl ApiServer {
             )));
         }
         self.prepare_for_create(&info, &key, &mut object, keep_status);
-        let object = apply::record_update(None, &object, manager, None, &info.list_rules);
+        let managed = apply::record_update(None, &object, manager, None, &info.list_rules);
         validation::object(&object)?;
         typed::check(&object, None, Checks::Full)?;
         if info.group_kind == crd_kind() {
@@ -501,7 +531,7 @@ impl ApiServer {
         if let Some((counter_key, next)) = counter {
             self.generated.insert(counter_key, next);
         }
-        Ok(self.commit(key, object, EventType::Added))
+        Ok(self.commit(key, object, managed, EventType::Added))
     }
 
     /// Creates from a server-side apply of a missing object.
@@ -514,8 +544,9 @@ impl ApiServer {
         force: bool,
     ) -> Result<WriteResult, ApiError> {
         self.admit_namespace(info, key.namespace.as_deref())?;
-        let mut object =
-            apply::apply(None, config, manager, force, &info.list_rules).map_err(apply_error)?;
+        let (mut object, managed) =
+            apply::apply(None, config, manager, None, force, &info.list_rules)
+                .map_err(apply_error)?;
         self.prepare_for_create(info, &key, &mut object, false);
         validation::object(&object)?;
         typed::check(&object, None, Checks::Full)?;
@@ -524,7 +555,7 @@ impl ApiServer {
                 .register_crd(&object)
                 .map_err(|e| ApiError::invalid(e.to_string()))?;
         }
-        Ok(self.commit(key, object, EventType::Added))
+        Ok(self.commit(key, object, managed, EventType::Added))
     }
 
     fn update(
@@ -540,14 +571,14 @@ impl ApiServer {
         check_subresource(&info, sub)?;
         check_preconditions(&info, &stored, object)?;
         let candidate = merge_for_update(&info, &stored.object, object, sub);
-        let candidate = apply::record_update(
-            Some(&stored.object),
+        let managed = apply::record_update(
+            Some((&stored.object, &stored.managed)),
             &candidate,
             manager,
             sub_name(sub),
             &info.list_rules,
         );
-        self.finish_update(&info, key, &stored, candidate)
+        self.finish_update(&info, key, &stored, candidate, managed)
     }
 
     fn patch(
@@ -595,8 +626,8 @@ impl ApiServer {
             return self.create_by_apply(&info, key, &config, manager, force);
         };
         check_preconditions(&info, &stored, &config)?;
-        let mut candidate = apply::apply_to(
-            Some(&stored.object),
+        let (mut candidate, managed) = apply::apply(
+            Some((&stored.object, &stored.managed)),
             &config,
             manager,
             sub_name(sub),
@@ -605,7 +636,7 @@ impl ApiServer {
         )
         .map_err(apply_error)?;
         keep_server_metadata(&stored.object, &mut candidate);
-        self.finish_update(&info, key, &stored, candidate)
+        self.finish_update(&info, key, &stored, candidate, managed)
     }
 
     fn delete(
@@ -655,17 +686,23 @@ impl ApiServer {
         if is_namespace {
             object["status"] = json!({"phase": "Terminating"});
         }
-        Ok(self.commit(key.clone(), object, EventType::Modified))
+        Ok(self.commit(
+            key.clone(),
+            object,
+            stored.managed.clone(),
+            EventType::Modified,
+        ))
     }
 
-    /// Validates and stores an updated object, or recognises a no-op, or
-    /// removes an object whose last finalizer is gone.
+    /// Validates and stores an updated object and its managers, or
+    /// recognises a no-op, or removes an object whose last finalizer is gone.
     fn finish_update(
         &mut self,
         info: &KindInfo,
         key: ObjectKey,
         stored: &Arc<Stored>,
         mut candidate: Value,
+        managed: apply::ManagedFields,
     ) -> Result<WriteResult, ApiError> {
         validation::object(&candidate)?;
         if meta::is_deleting(&stored.object) {
@@ -686,17 +723,13 @@ impl ApiServer {
             "resourceVersion".into(),
             Value::String(stored.rv.to_string()),
         );
-        if candidate == stored.object {
+        if candidate == stored.object && managed == stored.managed {
             return Ok(noop(key, stored.clone()));
         }
         // After the no-op test: an unchanged object was checked when stored.
         typed::check(&candidate, Some(&stored.object), Checks::Full)?;
         if meta::is_deleting(&candidate) && deletion_complete(info, &candidate) {
-            let last = Arc::new(Stored {
-                hash: object_hash(&candidate),
-                object: candidate,
-                rv: stored.rv,
-            });
+            let last = Arc::new(Stored::new(candidate, managed, stored.rv));
             return Ok(self.remove(key, last));
         }
         if info.group_kind == crd_kind() {
@@ -704,26 +737,33 @@ impl ApiServer {
                 .register_crd(&candidate)
                 .map_err(|e| ApiError::invalid(e.to_string()))?;
         }
-        Ok(self.commit(key, candidate, EventType::Modified))
+        Ok(self.commit(key, candidate, managed, EventType::Modified))
     }
 
     fn remove(&mut self, key: ObjectKey, last: Arc<Stored>) -> WriteResult {
         *self.incarnations.entry(key.clone()).or_insert(0) += 1;
-        self.commit(key, last.object.clone(), EventType::Deleted)
+        self.commit(
+            key,
+            last.object.clone(),
+            last.managed.clone(),
+            EventType::Deleted,
+        )
     }
 
     /// Stamps a new resourceVersion, updates the table, the digests and the
     /// history.
-    fn commit(&mut self, key: ObjectKey, mut object: Value, event_type: EventType) -> WriteResult {
+    fn commit(
+        &mut self,
+        key: ObjectKey,
+        mut object: Value,
+        managed: apply::ManagedFields,
+        event_type: EventType,
+    ) -> WriteResult {
         self.rv += 1;
         let rv = self.rv;
         meta::metadata_mut(&mut object)
             .insert("resourceVersion".into(), Value::String(rv.to_string()));
-        let stored = Arc::new(Stored {
-            hash: object_hash(&object),
-            object,
-            rv,
-        });
+        let stored = Arc::new(Stored::new(object, managed, rv));
         let log = self.tables.entry(key.kind.clone()).or_default();
         let mut objects = log.current().clone();
         let slot = (key.namespace.clone(), key.name.clone());
@@ -732,7 +772,7 @@ impl ApiServer {
         } else {
             objects.insert(slot, stored.clone())
         };
-        log.push(objects);
+        log.push(objects, self.keep_history);
         let kind_seq = log.seq();
         if let Some(old) = &previous {
             self.digest.remove(&entry_hash(&key, &old.hash));
@@ -742,8 +782,9 @@ impl ApiServer {
             self.digest.add(&entry_hash(&key, &stored.hash));
             self.rv_digest.add(&rv_entry(&key, rv));
         }
+        self.events += 1;
         let event = Arc::new(Event {
-            seq: self.history.len() as u64 + 1,
+            seq: self.events,
             kind_seq,
             rv,
             key: key.clone(),
@@ -751,7 +792,9 @@ impl ApiServer {
             object: stored.clone(),
             previous,
         });
-        self.history.push_back(event.clone());
+        if self.keep_history {
+            self.history.push_back(event.clone());
+        }
         WriteResult {
             key,
             object: stored,
@@ -973,10 +1016,9 @@ fn merge_for_update(info: &KindInfo, stored: &Value, body: &Value, sub: Subresou
         }
     };
     keep_server_metadata(stored, &mut out);
-    match meta::metadata(stored).and_then(|m| m.get("managedFields")) {
-        Some(m) => meta::metadata_mut(&mut out).insert("managedFields".into(), m.clone()),
-        None => meta::metadata_mut(&mut out).remove("managedFields"),
-    };
+    // Ownership is the server's own record (the stored managers), whatever
+    // the request carries.
+    meta::metadata_mut(&mut out).remove("managedFields");
     out
 }
 

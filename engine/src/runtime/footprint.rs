@@ -191,11 +191,7 @@ mod tests {
     }
 
     fn event(name: &str, object: Value) -> Event {
-        let stored = Arc::new(Stored {
-            hash: crate::hash::object_hash(&object),
-            object,
-            rv: 1,
-        });
+        let stored = Arc::new(Stored::new(object, Default::default(), 1));
         Event {
             seq: 1,
             kind_seq: 1,

@@ -153,7 +153,7 @@ fn end_outcome(
 pub(crate) fn objects_of(server: &ApiServer) -> Vec<Value> {
     let mut all: Vec<_> = server.all_objects().collect();
     all.sort_by(|a, b| a.0.cmp(&b.0));
-    all.into_iter().map(|(_, s)| s.object.clone()).collect()
+    all.into_iter().map(|(_, s)| s.to_json()).collect()
 }
 
 fn triggered(model: &Model, p: &Pending) -> Triggered {
@@ -236,7 +236,7 @@ fn trace_write(server: &ApiServer, w: &WriteRecord) -> TraceWrite {
     TraceWrite {
         verb: w.request.verb().to_string(),
         object: write_key(server, w),
-        stored: w.object.as_ref().map(|s| s.object.clone()),
+        stored: w.object.as_ref().map(|s| s.to_json()),
         rv: w.rv,
         noop: w.noop,
         error: w.error.as_ref().map(|e| TraceApiError {
