@@ -23,8 +23,6 @@ use std::io::Write;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use crate::api::ObjectKey;
-
 /// A 256-bit blake3 digest, printed as 64 lowercase hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Digest(pub [u8; 32]);
@@ -173,16 +171,12 @@ fn write_string<W: Write>(w: &mut W, s: &str) {
     serde_json::to_writer(&mut *w, s).expect("in-memory write");
 }
 
-/// The entry one object contributes to a state hash.
-pub fn entry_hash(key: &ObjectKey, content: &Digest) -> Digest {
+/// The entry one object contributes to a state hash, from its key's parts
+/// (group, kind, namespace or `""`, name) and its content hash.
+pub fn entry_hash(key: [&str; 4], content: &Digest) -> Digest {
     let mut hasher = blake3::Hasher::new();
     hasher.update(ENTRY_DOMAIN);
-    for part in [
-        key.kind.group.as_str(),
-        key.kind.kind.as_str(),
-        key.namespace.as_deref().unwrap_or(""),
-        key.name.as_str(),
-    ] {
+    for part in key {
         hasher.update(part.as_bytes());
         hasher.update(&[0]);
     }
@@ -255,12 +249,11 @@ fn limbs(d: &Digest) -> [u64; 4] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::GroupKind;
     use proptest::prelude::*;
     use serde_json::json;
 
-    fn key(name: &str) -> ObjectKey {
-        ObjectKey::new(GroupKind::new("", "ConfigMap"), Some("default"), name)
+    fn key(name: &str) -> [&str; 4] {
+        ["", "ConfigMap", "default", name]
     }
 
     #[test]
@@ -306,7 +299,7 @@ mod tests {
         );
         // And the state of that one object.
         let mut state = StateDigest::default();
-        state.add(&entry_hash(&key("a"), &object_hash(&obj)));
+        state.add(&entry_hash(key("a"), &object_hash(&obj)));
         assert_eq!(
             state.finish().to_hex(),
             "c9bd475eb61a35e1c29af318b8250e625558fb27fdb996a11eba2bb52f49055e"
@@ -327,8 +320,8 @@ mod tests {
 
     #[test]
     fn state_digest_is_order_independent_and_reversible() {
-        let e1 = entry_hash(&key("a"), &object_hash(&json!({"a": 1})));
-        let e2 = entry_hash(&key("b"), &object_hash(&json!({"b": 2})));
+        let e1 = entry_hash(key("a"), &object_hash(&json!({"a": 1})));
+        let e2 = entry_hash(key("b"), &object_hash(&json!({"b": 2})));
         let mut x = StateDigest::default();
         x.add(&e1);
         x.add(&e2);

@@ -191,7 +191,7 @@ mod tests {
     use kcheck_engine::Model;
     use kcheck_engine::api::ApiServer;
     use kcheck_engine::explore::{Explorer, Mode, Report};
-    use kcheck_engine::faults::{ApiFaultSpec, CrashSpec, Fault, Faults};
+    use kcheck_engine::faults::{ApiFaultSpec, CrashSpec, Faults, WriteFault};
     use serde_json::json;
 
     fn model(idempotent: bool, faults: Faults) -> Model {
@@ -230,7 +230,7 @@ mod tests {
             api_faults: vec![ApiFaultSpec {
                 controller: 0,
                 write: 2,
-                fault: Fault::Conflict,
+                fault: WriteFault::Conflict,
             }],
         }
     }

@@ -85,7 +85,7 @@ mod tests {
     use kcheck_engine::Model;
     use kcheck_engine::api::ApiServer;
     use kcheck_engine::explore::{Explorer, Mode, Report};
-    use kcheck_engine::faults::{ApiFaultSpec, Fault, Faults};
+    use kcheck_engine::faults::{ApiFaultSpec, Faults, WriteFault};
 
     fn run(trigger: Trigger, drop_first_event: bool) -> Report {
         let mut s = ApiServer::new();
@@ -96,7 +96,7 @@ mod tests {
             vec![ApiFaultSpec {
                 controller: 0,
                 write: 1,
-                fault: Fault::WatchDrop { watcher: None },
+                fault: WriteFault::WatchDrop { watcher: None },
             }]
         } else {
             vec![]

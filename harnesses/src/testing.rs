@@ -4,7 +4,7 @@ use kcheck_engine::Model;
 use kcheck_engine::api::{ApiServer, GroupKind, ListQuery, ObjectKey};
 use kcheck_engine::explore::{Explorer, Mode, Report};
 use kcheck_engine::model::Choice;
-use kcheck_engine::runtime::World;
+use kcheck_engine::model::World;
 use serde_json::Value;
 
 /// A cluster seeded with `objects` (manifests as a scenario gives them).
@@ -46,7 +46,7 @@ pub(crate) fn run(
         .map(|c| c as _)
         .unwrap_or_else(|| unreachable!());
         let step = model.step(&world, choice, false);
-        if let kcheck_engine::runtime::StepOutcome::Panic(m) = &step.outcome {
+        if let kcheck_engine::model::StepOutcome::Panic(m) = &step.outcome {
             panic!("controller panicked: {m}");
         }
         world = step.world;

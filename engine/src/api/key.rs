@@ -62,6 +62,17 @@ pub struct ObjectKey {
 }
 
 impl ObjectKey {
+    /// The key's parts as hashed: group, kind, namespace (`""` when
+    /// cluster-scoped) and name.
+    pub fn parts(&self) -> [&str; 4] {
+        [
+            self.kind.group.as_str(),
+            self.kind.kind.as_str(),
+            self.namespace.as_deref().unwrap_or(""),
+            self.name.as_str(),
+        ]
+    }
+
     /// A key from its parts.
     pub fn new(kind: GroupKind, namespace: Option<&str>, name: impl Into<String>) -> Self {
         ObjectKey {

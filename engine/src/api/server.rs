@@ -775,11 +775,11 @@ impl ApiServer {
         log.push(objects, self.keep_history);
         let kind_seq = log.seq();
         if let Some(old) = &previous {
-            self.digest.remove(&entry_hash(&key, &old.hash));
+            self.digest.remove(&entry_hash(key.parts(), &old.hash));
             self.rv_digest.remove(&rv_entry(&key, old.rv));
         }
         if event_type != EventType::Deleted {
-            self.digest.add(&entry_hash(&key, &stored.hash));
+            self.digest.add(&entry_hash(key.parts(), &stored.hash));
             self.rv_digest.add(&rv_entry(&key, rv));
         }
         self.events += 1;
@@ -1125,7 +1125,10 @@ fn apply_error(e: ApplyError) -> ApiError {
 }
 
 fn rv_entry(key: &ObjectKey, rv: u64) -> Digest {
-    entry_hash(key, &Digest(*blake3::hash(&rv.to_le_bytes()).as_bytes()))
+    entry_hash(
+        key.parts(),
+        &Digest(*blake3::hash(&rv.to_le_bytes()).as_bytes()),
+    )
 }
 
 /// A deterministic uid: a function of the object's identity and how many

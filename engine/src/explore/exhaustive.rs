@@ -15,7 +15,8 @@ use super::{Mode, Progress, Settings, Strategy, note_step};
 use crate::hash::Digest;
 use crate::invariants::When;
 use crate::model::{Choice, Model};
-use crate::runtime::{Footprint, StepOutcome, World};
+use crate::model::{StepOutcome, World};
+use crate::runtime::Footprint;
 
 pub(crate) struct Exhaustive;
 

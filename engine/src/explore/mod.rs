@@ -35,8 +35,8 @@ pub use montecarlo::trial_rng;
 pub use reduction::{Reduction, ReductionStats};
 pub use report::{Converged, Finding, FindingKind, RefusedAction, Report, Stats, TrialSummary};
 
+use crate::model::StepOutcome;
 use crate::model::{Choice, Model};
-use crate::runtime::StepOutcome;
 
 /// How to explore.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

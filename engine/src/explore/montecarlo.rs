@@ -15,7 +15,7 @@ use super::{Mode, Progress, Settings, Strategy};
 use crate::hash::Digest;
 use crate::invariants::When;
 use crate::model::{Choice, Model};
-use crate::runtime::{StepOutcome, World};
+use crate::model::{StepOutcome, World};
 
 pub(crate) struct MonteCarlo;
 

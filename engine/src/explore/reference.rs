@@ -7,8 +7,8 @@ use std::collections::VecDeque;
 use super::report::{Converged, Finding, FindingKind, Report};
 use super::{Mode, Progress, Settings, Strategy, note_step};
 use crate::invariants::When;
+use crate::model::StepOutcome;
 use crate::model::{Choice, Model};
-use crate::runtime::StepOutcome;
 
 pub(crate) struct Reference;
 

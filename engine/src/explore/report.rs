@@ -8,7 +8,7 @@ use super::budget::Cut;
 use super::graph::StateGraph;
 use crate::hash::Digest;
 use crate::model::Choice;
-use crate::runtime::World;
+use crate::model::World;
 
 /// One distinct converged state.
 #[derive(Clone, Debug)]

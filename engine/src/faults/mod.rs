@@ -3,9 +3,35 @@
 
 use std::collections::BTreeMap;
 
-use crate::runtime::session::{FaultPlan, WriteFault};
+use serde::{Deserialize, Serialize};
 
-pub use crate::runtime::session::WriteFault as Fault;
+/// A fault injected into one write.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteFault {
+    /// The server answers 409 Conflict; nothing is written.
+    Conflict,
+    /// The server answers 500; nothing is written.
+    ServerError,
+    /// The write happens but its watch event is never delivered to
+    /// `watcher` (every controller when `None`).
+    WatchDrop {
+        /// The controller that misses the event.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        watcher: Option<String>,
+    },
+}
+
+/// The faults planned for one reconcile.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FaultPlan {
+    /// The path-wide number (from 1) this controller's next write will have.
+    pub first_write: u32,
+    /// Faults by path-wide write number.
+    pub faults: BTreeMap<u32, WriteFault>,
+    /// Stop the reconcile right after this many successful writes.
+    pub crash_after: Option<u32>,
+}
 
 /// Crash a controller's reconcile right after its N-th successful write.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,62 +108,4 @@ impl Faults {
             .max()
             .unwrap_or(0)
     }
-}
-
-/// The crash planner: for each controller, a once-only crash after each
-/// number of successful writes up to the most it made in one reconcile of
-/// the reference run.
-pub fn plan_crashes(
-    model: &crate::Model,
-    records: &[crate::runtime::StepRecord],
-) -> Vec<CrashSpec> {
-    let mut most = BTreeMap::new();
-    for r in records {
-        if let Some(c) = model.controller_index(&r.actor) {
-            let ok = r.writes.iter().filter(|w| w.error.is_none()).count() as u32;
-            let m = most.entry(c).or_insert(0);
-            *m = (*m).max(ok);
-        }
-    }
-    most.into_iter()
-        .flat_map(|(controller, n)| {
-            (1..=n).map(move |after_writes| CrashSpec {
-                controller,
-                after_writes,
-                once: true,
-            })
-        })
-        .collect()
-}
-
-/// The API-fault planner: for each controller and each of its writes in the
-/// reference run, a conflict, a server error and a dropped watch event.
-pub fn plan_api_faults(
-    model: &crate::Model,
-    records: &[crate::runtime::StepRecord],
-) -> Vec<ApiFaultSpec> {
-    let mut writes = BTreeMap::new();
-    for r in records {
-        if let Some(c) = model.controller_index(&r.actor) {
-            *writes.entry(c).or_insert(0u32) += r.writes.len() as u32;
-        }
-    }
-    let faults = [
-        WriteFault::Conflict,
-        WriteFault::ServerError,
-        WriteFault::WatchDrop { watcher: None },
-    ];
-    let mut out = Vec::new();
-    for (controller, n) in writes {
-        for write in 1..=n {
-            for fault in &faults {
-                out.push(ApiFaultSpec {
-                    controller,
-                    write,
-                    fault: fault.clone(),
-                });
-            }
-        }
-    }
-    out
 }

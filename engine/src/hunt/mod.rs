@@ -13,12 +13,13 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+pub mod plan;
+
 use crate::explore::{Converged, Cut, Explorer, FindingKind, Mode, Reduction, Report};
-use crate::faults::{self, ApiFaultSpec, CrashSpec, Faults};
+use crate::faults::{ApiFaultSpec, CrashSpec, Faults, WriteFault};
 use crate::hash::Digest;
 use crate::model::{Choice, Model};
-use crate::runtime::WriteFault;
-use crate::staleness::{self, Lag, Staleness, StalenessInterval};
+use crate::staleness::{Lag, Staleness, StalenessInterval};
 
 /// What a phase perturbs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -477,17 +478,17 @@ impl Hunt {
         let mut phases = Vec::new();
         if self.kinds.contains(&PhaseKind::Staleness) {
             let start = self.model.initial();
-            let intervals = staleness::plan_intervals(&self.model, &records, &start, &end);
+            let intervals = plan::plan_intervals(&self.model, &records, &start, &end);
             phases.extend(intervals.into_iter().map(Phase::Staleness));
         }
         if self.kinds.contains(&PhaseKind::Crash) {
             phases.extend(
-                faults::plan_crashes(&self.model, &records)
+                plan::plan_crashes(&self.model, &records)
                     .into_iter()
                     .map(Phase::Crash),
             );
         }
-        let planned = faults::plan_api_faults(&self.model, &records);
+        let planned = plan::plan_api_faults(&self.model, &records);
         for fault in planned {
             let phase = Phase::ApiFault(fault);
             if self.kinds.contains(&phase.kind()) {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::api::{Event, GroupKind, ListQuery, ObjectKey, Stored};
 use crate::hash::Digest;
 
-use super::world::Pending;
+use super::Pending;
 
 /// A part of a controller's memory.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -1,14 +1,14 @@
-//! The controller runtime: the [`Reconciler`] trait, the context a
-//! reconcile gets, the explored [`World`] state and the step that moves it.
+//! The controller-facing runtime: the [`Reconciler`] trait and its watches,
+//! the context a reconcile gets, the session behind it, pending requests and
+//! the footprint a reconcile leaves. The explored state and the step live in
+//! [`crate::model`].
 
 pub mod footprint;
+pub mod pending;
 pub mod reconciler;
 pub mod session;
-pub mod step;
-pub mod world;
 
 pub use footprint::{Footprint, MemorySlot};
+pub use pending::Pending;
 pub use reconciler::{Action, Mapper, ReconcileError, Reconciler, Watches, group_kind_of};
-pub use session::{Ctx, FaultPlan, StaleRead, WriteFault, WriteRecord};
-pub use step::{Step, StepOutcome, StepRecord};
-pub use world::{Pending, World};
+pub use session::{Ctx, StaleRead, WriteRecord};

@@ -15,34 +15,7 @@ use crate::api::{
     WriteRequest, WriteResult,
 };
 use crate::client::{Backend, Client, ReadMode};
-
-/// A fault injected into one write.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WriteFault {
-    /// The server answers 409 Conflict; nothing is written.
-    Conflict,
-    /// The server answers 500; nothing is written.
-    ServerError,
-    /// The write happens but its watch event is never delivered to
-    /// `watcher` (every controller when `None`).
-    WatchDrop {
-        /// The controller that misses the event.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        watcher: Option<String>,
-    },
-}
-
-/// The faults planned for one reconcile.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct FaultPlan {
-    /// The path-wide number (from 1) this controller's next write will have.
-    pub first_write: u32,
-    /// Faults by path-wide write number.
-    pub faults: BTreeMap<u32, WriteFault>,
-    /// Stop the reconcile right after this many successful writes.
-    pub crash_after: Option<u32>,
-}
+use crate::faults::{FaultPlan, WriteFault};
 
 /// A read that saw an older version than the server had.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -608,7 +608,7 @@ fn watch_drop_may_name_a_watcher() {
     let model = parse(&v).unwrap().build(&TestRegistry).unwrap();
     assert_eq!(
         model.faults_config().api_faults[0].fault,
-        crate::faults::Fault::WatchDrop {
+        crate::faults::WriteFault::WatchDrop {
             watcher: Some("replicaset".into())
         }
     );

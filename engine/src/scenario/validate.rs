@@ -14,7 +14,7 @@ use crate::api::{
     Subresource, WriteRequest, validation,
 };
 use crate::explore::FindingKind;
-use crate::faults::{ApiFaultSpec, CrashSpec, Fault, Faults};
+use crate::faults::{ApiFaultSpec, CrashSpec, Faults, WriteFault};
 use crate::hash::Digest;
 use crate::invariants::{Bounds, Invariant};
 use crate::model::{ActionTiming, UserAction};
@@ -539,13 +539,13 @@ fn perturbations(
             ));
         }
         let fault = match (f.fault, &f.watcher) {
-            (FaultKind::Conflict, None) => Fault::Conflict,
-            (FaultKind::ServerError, None) => Fault::ServerError,
+            (FaultKind::Conflict, None) => WriteFault::Conflict,
+            (FaultKind::ServerError, None) => WriteFault::ServerError,
             (FaultKind::WatchDrop, watcher) => {
                 if let Some(w) = watcher {
                     controller_index(w, format!("{path}.watcher"), controllers)?;
                 }
-                Fault::WatchDrop {
+                WriteFault::WatchDrop {
                     watcher: watcher.clone(),
                 }
             }

@@ -10,12 +10,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use imbl::OrdSet;
+use imbl::{OrdMap, OrdSet};
 
 use crate::api::{ApiServer, GroupKind};
 use crate::hash::Digest;
-use crate::model::StaleView;
-use crate::runtime::World;
 
 /// How far a stale view trails.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -86,6 +84,16 @@ impl StalenessInterval {
 }
 
 /// Stale-read search: each reconcile of a target controller branches over
+/// A stale view a reconcile reads one kind through, under stale-read
+/// search: the kind as it was `lag` events ago.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct StaleView {
+    /// The kind read stale.
+    pub kind: GroupKind,
+    /// How many of the kind's events the view is behind.
+    pub lag: u64,
+}
+
 /// views of the target kind up to `lookback` events old.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StaleReads {
@@ -150,21 +158,22 @@ impl Staleness {
     /// over: the current view (an empty list) first, then, for each target
     /// kind of the controller with restarts left and enough history, each
     /// lag from 1 to `lookback` (one stale kind at a time).
-    pub fn stale_read_views(&self, controller: usize, world: &World) -> Vec<Vec<StaleView>> {
+    pub fn stale_read_views(
+        &self,
+        controller: usize,
+        server: &ApiServer,
+        used: &OrdMap<(usize, GroupKind), u32>,
+    ) -> Vec<Vec<StaleView>> {
         let mut out = vec![Vec::new()];
         let Some(sr) = &self.stale_reads else {
             return out;
         };
         for (c, kind) in sr.targets.iter().filter(|(c, _)| *c == controller) {
-            let used = world
-                .stale_used
-                .get(&(*c, kind.clone()))
-                .copied()
-                .unwrap_or(0);
+            let used = used.get(&(*c, kind.clone())).copied().unwrap_or(0);
             if used >= sr.max_restarts {
                 continue;
             }
-            let seq = world.server.kind_seq(kind);
+            let seq = server.kind_seq(kind);
             for lag in 1..=sr.lookback.min(seq) {
                 out.push(vec![StaleView {
                     kind: kind.clone(),
@@ -222,45 +231,6 @@ pub fn recent_events_digest(server: &ApiServer, kind: &GroupKind, lookback: u64)
         }
     }
     Digest(*hasher.finalize().as_bytes())
-}
-
-/// The staleness planner: from a reference run's records, every
-/// `(controller, kind)` pair the controller read, and for each pair every
-/// frozen window `[stale_at, catch_up_at)` over the kind's events during the
-/// run (`first <= stale_at`, `stale_at + 2 <= catch_up_at <= last + 1`, so
-/// that at least one event falls inside), where `first` is the kind's
-/// sequence number at the start: caches are synced before controllers start,
-/// as controller-runtime waits for them. Each interval is one hunt phase.
-pub fn plan_intervals(
-    model: &crate::Model,
-    records: &[crate::runtime::StepRecord],
-    start: &World,
-    end: &World,
-) -> Vec<StalenessInterval> {
-    let mut pairs = std::collections::BTreeSet::new();
-    for r in records {
-        if let Some(c) = model.controller_index(&r.actor) {
-            for kind in &r.kinds_read {
-                pairs.insert((c, kind.clone()));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    for (controller, kind) in pairs {
-        let last = end.server.kind_seq(&kind);
-        for stale_at in start.server.kind_seq(&kind)..last {
-            for catch_up_at in stale_at + 2..=last + 1 {
-                out.push(StalenessInterval {
-                    controller,
-                    kind: kind.clone(),
-                    stale_at,
-                    catch_up_at,
-                    lag: Lag::Frozen,
-                });
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]

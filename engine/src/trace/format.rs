@@ -8,9 +8,10 @@ use serde_json::Value;
 
 use crate::api::{GroupKind, ObjectKey, Reason};
 use crate::explore::Mode;
+use crate::faults::WriteFault;
 use crate::hash::Digest;
 use crate::model::Choice;
-use crate::runtime::{StaleRead, WriteFault};
+use crate::runtime::StaleRead;
 
 /// The version of the trace format this crate writes and reads.
 pub const FORMAT_VERSION: u32 = 1;

@@ -12,7 +12,8 @@ use crate::api::{ApiServer, EventType, WriteRequest};
 use crate::explore::Mode;
 use crate::hash::Digest;
 use crate::model::{Choice, Model};
-use crate::runtime::{Pending, StepOutcome, StepRecord, World, WriteRecord};
+use crate::model::{StepOutcome, StepRecord, World};
+use crate::runtime::{Pending, WriteRecord};
 
 /// What a trace's header says besides the scenario and the path.
 #[derive(Clone, Debug, PartialEq)]

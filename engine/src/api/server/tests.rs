@@ -1692,7 +1692,7 @@ fn check_state(server: &ApiServer) -> Result<(), TestCaseError> {
             meta::resource_version(&stored.object).map(str::to_string),
             Some(stored.rv.to_string())
         );
-        digest.add(&entry_hash(&key, &hash));
+        digest.add(&entry_hash(key.parts(), &hash));
     }
     prop_assert_eq!(server.state_hash(), digest.finish());
     prop_assert_eq!(server.len(), current.len());

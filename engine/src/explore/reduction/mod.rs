@@ -27,8 +27,9 @@ use super::exhaustive::{self, End, Exhaustive, Searched, merge_equal_hashes};
 use super::report::{Converged, Finding, FindingKind, Report};
 use super::{Mode, Settings, Strategy};
 use crate::invariants::When;
+use crate::model::World;
 use crate::model::{Choice, Model};
-use crate::runtime::{Footprint, Pending, World};
+use crate::runtime::{Footprint, Pending};
 
 /// Partial-order reduction in exhaustive mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

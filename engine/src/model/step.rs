@@ -9,12 +9,12 @@ use std::sync::{Arc, Once};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::footprint::Footprint;
-use super::session::{CrashSignal, Ctx, Session, StaleRead, WriteFault, WriteRecord};
-use super::world::{Pending, World};
-use crate::api::{ApiServer, Event, GroupKind};
+use super::{Choice, Model, World};
+use crate::api::GroupKind;
 use crate::hash::Digest;
-use crate::model::{Choice, Model, StaleView};
+use crate::runtime::session::{CrashSignal, Session};
+use crate::runtime::{Ctx, Footprint, Pending, StaleRead, WriteRecord};
+use crate::staleness::StaleView;
 
 /// How a step ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -293,122 +293,4 @@ impl Model {
             next.writes.insert(controller, n);
         }
     }
-
-    /// Delivers the step's watch events: adds the requests they trigger to
-    /// the pending set, except for controllers whose view of the kind is
-    /// stale or whose event was dropped; adds catch-up requests for views
-    /// that became current. Returns the requests added.
-    fn deliver(&self, before: &World, next: &mut World, writes: &[WriteRecord]) -> Vec<Pending> {
-        let mut added = BTreeSet::new();
-        for write in writes {
-            let Some(event) = &write.event else { continue };
-            for controller in 0..self.controllers.len() {
-                if self.dropped(write, controller)
-                    || self
-                        .staleness
-                        .view_of(controller, &event.key.kind, event.kind_seq, &next.caught_up)
-                        .is_some()
-                {
-                    continue;
-                }
-                self.triggers_for(&next.server, controller, event, &mut added);
-            }
-        }
-        self.catch_up(&before.server, next, &mut added);
-        let mut triggered = Vec::new();
-        for p in added {
-            if next.pending.insert(p.clone()).is_none() {
-                triggered.push(p);
-            }
-        }
-        triggered
-    }
-
-    fn dropped(&self, write: &WriteRecord, controller: usize) -> bool {
-        match &write.fault {
-            Some(WriteFault::WatchDrop { watcher: None }) => true,
-            Some(WriteFault::WatchDrop {
-                watcher: Some(name),
-            }) => self.controllers[controller].name() == name,
-            _ => false,
-        }
-    }
-
-    /// When a stale view becomes current, the controller hears of every
-    /// event it missed while stale.
-    fn catch_up(&self, before: &ApiServer, next: &World, out: &mut BTreeSet<Pending>) {
-        let (after, caught_up) = (&next.server, &next.caught_up);
-        for interval in &self.staleness.intervals {
-            let (c, kind) = (interval.controller, &interval.kind);
-            let (from, to) = (before.kind_seq(kind), after.kind_seq(kind));
-            if from == to {
-                continue;
-            }
-            let Some(seen) = self.staleness.view_of(c, kind, from, caught_up) else {
-                continue;
-            };
-            if self.staleness.view_of(c, kind, to, caught_up).is_some() {
-                continue;
-            }
-            for event in missed_events(after, kind, seen) {
-                self.triggers_for(after, c, &event, out);
-            }
-        }
-    }
-
-    /// An informer always delivers in the end: when nothing is pending and
-    /// no user action is left, every view still stale catches up, and its
-    /// controller hears of the events it missed. Without this a window whose
-    /// end the run never reaches would leave a controller blind for good.
-    /// Returns the requests it added. A reconcile's own retry does not count
-    /// as pending work here: it is queued after this.
-    fn settle(&self, next: &mut World) -> Vec<Pending> {
-        let mut out = BTreeSet::new();
-        if !next.pending.is_empty() || next.next_action < self.actions.len() {
-            return Vec::new();
-        }
-        for (i, interval) in self.staleness.intervals.iter().enumerate() {
-            if next.caught_up.contains(&i) {
-                continue;
-            }
-            let seq = next.server.kind_seq(&interval.kind);
-            if let Some(seen) = interval.view_at(seq) {
-                for event in missed_events(&next.server, &interval.kind, seen) {
-                    self.triggers_for(&next.server, interval.controller, &event, &mut out);
-                }
-                next.caught_up.insert(i);
-            }
-        }
-        for p in &out {
-            next.pending.insert(p.clone());
-        }
-        out.into_iter().collect()
-    }
-
-    /// A restarted controller lists its primary kind again and reconciles
-    /// every object of it, and the request it crashed on.
-    fn restart(&self, next: &mut World, controller: usize, pending: &Pending) {
-        next.pending.insert(pending.clone());
-        let primary = &self.watches[controller].primary;
-        for ((ns, name), _) in next.server.objects(primary).iter() {
-            next.pending.insert(Pending {
-                controller,
-                object: crate::api::ObjectKey::new(primary.clone(), ns.as_deref(), name.clone()),
-            });
-        }
-    }
-}
-
-/// The events of a kind after its `seq`-th one, oldest first.
-fn missed_events(server: &ApiServer, kind: &GroupKind, seq: u64) -> Vec<Arc<Event>> {
-    let mut out: Vec<Arc<Event>> = server
-        .history()
-        .iter()
-        .rev()
-        .filter(|e| &e.key.kind == kind)
-        .take_while(|e| e.kind_seq > seq)
-        .cloned()
-        .collect();
-    out.reverse();
-    out
 }

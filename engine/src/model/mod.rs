@@ -2,18 +2,23 @@
 //! perturbations and invariants. A [`Model`] says which choices a state
 //! offers and what each choice leads to; explorers only walk it.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::{ApiServer, Event, EventType, GroupKind, ObjectKey, WriteRequest, meta};
+mod fingerprint;
+mod step;
+mod triggers;
+mod world;
+
+pub use step::{Step, StepOutcome, StepRecord};
+pub use world::World;
+
+use crate::api::{ApiServer, Event, EventType, WriteRequest};
 use crate::faults::Faults;
-use crate::hash::Digest;
 use crate::invariants::{Invariant, When};
-use crate::runtime::world::Fingerprint;
-use crate::runtime::{Pending, Reconciler, Watches, World};
-use crate::staleness::Staleness;
+use crate::runtime::{Pending, Reconciler, Watches};
+use crate::staleness::{StaleView, Staleness};
 
 /// A write a user makes during the run (`kubectl` in a scenario).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -51,16 +56,6 @@ impl ActionTiming {
             ActionTiming::Settled => None,
         }
     }
-}
-
-/// A stale view a reconcile reads one kind through, under stale-read
-/// search: the kind as it was `lag` events ago.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct StaleView {
-    /// The kind read stale.
-    pub kind: GroupKind,
-    /// How many of the kind's events the view is behind.
-    pub lag: u64,
 }
 
 /// One choice out of a state: run a pending reconcile (possibly through
@@ -248,7 +243,11 @@ impl Model {
     pub fn choices(&self, world: &World) -> Vec<Choice> {
         let mut out = Vec::new();
         for request in &world.pending {
-            for stale in self.staleness.stale_read_views(request.controller, world) {
+            for stale in self.staleness.stale_read_views(
+                request.controller,
+                &world.server,
+                &world.stale_used,
+            ) {
                 out.push(Choice::Reconcile {
                     request: request.clone(),
                     stale,
@@ -263,107 +262,6 @@ impl Model {
             });
         }
         out
-    }
-
-    /// The search key of a state explored up to `max_depth`: two states
-    /// with equal keys have the same futures. See `docs/architecture.md` for
-    /// why each part is there.
-    pub fn fingerprint(&self, world: &World, max_depth: u32) -> Digest {
-        let mut fp = Fingerprint::new(world);
-        // The depth matters only while a remaining action can still become
-        // available by depth within the horizon; actions keep their order,
-        // so the largest such depth bounds what the depth decides. Actions
-        // that wait for a settled cluster never depend on it.
-        let threshold = self.actions[world.next_action.min(self.actions.len())..]
-            .iter()
-            .filter_map(|a| a.timing.depth())
-            .filter(|&d| d < max_depth)
-            .max();
-        if let Some(threshold) = threshold {
-            fp.add(b"depth", &world.depth.min(threshold).to_le_bytes());
-        }
-        if self.staleness.is_active() {
-            fp.add(b"rvs", &world.server.rv_digest().0);
-            for i in &world.caught_up {
-                fp.add(b"caught-up", &(*i as u64).to_le_bytes());
-            }
-            for ((c, kind), n) in &world.stale_used {
-                let used = [(*c as u64).to_le_bytes(), u64::from(*n).to_le_bytes()].concat();
-                fp.add(kind.to_string().as_bytes(), &used);
-            }
-            if let Some(sr) = &self.staleness.stale_reads {
-                for (_, kind) in &sr.targets {
-                    let recent =
-                        crate::staleness::recent_events_digest(&world.server, kind, sr.lookback);
-                    fp.add(kind.to_string().as_bytes(), &recent.0);
-                }
-            }
-            for (kind, end) in self.staleness.tracked_kinds() {
-                let seq = world.server.kind_seq(&kind).min(end);
-                fp.add(kind.to_string().as_bytes(), &seq.to_le_bytes());
-            }
-        }
-        fp.finish()
-    }
-
-    /// The requests an event triggers, for every controller watching its
-    /// kind.
-    pub(crate) fn triggers(&self, server: &ApiServer, event: &Event) -> BTreeSet<Pending> {
-        let mut out = BTreeSet::new();
-        for controller in 0..self.watches.len() {
-            self.triggers_for(server, controller, event, &mut out);
-        }
-        out
-    }
-
-    /// The requests an event triggers for one controller.
-    pub(crate) fn triggers_for(
-        &self,
-        server: &ApiServer,
-        controller: usize,
-        event: &Event,
-        out: &mut BTreeSet<Pending>,
-    ) {
-        let watches = &self.watches[controller];
-        let kind = &event.key.kind;
-        let versions = std::iter::once(&event.object).chain(event.previous.as_ref());
-        if *kind == watches.primary {
-            out.insert(Pending {
-                controller,
-                object: event.key.clone(),
-            });
-        }
-        if watches.owns.contains(kind) {
-            let primary_namespaced = server
-                .kind_info(&watches.primary)
-                .map(|i| i.namespaced)
-                .unwrap_or(true);
-            for stored in versions.clone() {
-                for owner in meta::owner_references(&stored.object) {
-                    let owner_kind = GroupKind::from_api_version(&owner.api_version, &owner.kind);
-                    if owner.controller && owner_kind == watches.primary {
-                        let ns = event
-                            .key
-                            .namespace
-                            .as_deref()
-                            .filter(|_| primary_namespaced);
-                        out.insert(Pending {
-                            controller,
-                            object: ObjectKey::new(owner_kind, ns, owner.name),
-                        });
-                    }
-                }
-            }
-        }
-        for (mapped, mapper) in &watches.maps {
-            if mapped == kind {
-                for stored in versions.clone() {
-                    for object in mapper(&stored.object) {
-                        out.insert(Pending { controller, object });
-                    }
-                }
-            }
-        }
     }
 }
 
@@ -430,7 +328,7 @@ impl Model {
 impl Model {
     /// Replays a path from the initial state, recording every step: the
     /// state reached and the records (for traces and planners).
-    pub fn run_path(&self, path: &[Choice]) -> (World, Vec<crate::runtime::StepRecord>) {
+    pub fn run_path(&self, path: &[Choice]) -> (World, Vec<StepRecord>) {
         let mut world = self.initial();
         let mut records = Vec::with_capacity(path.len());
         for choice in path {
