@@ -16,6 +16,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// The allocator. A step allocates and frees many small JSON values and
+/// persistent-map nodes; mimalloc's per-thread free lists serve them at a
+/// fraction of the system allocator's cost (see `docs/performance.md`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     match run() {
         Ok(code) => code,
