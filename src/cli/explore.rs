@@ -15,9 +15,10 @@ use kcheck_engine::hash::Digest;
 use kcheck_engine::scenario::{Expect, ExploreOverrides, Scenario};
 use kcheck_engine::trace::{FindingInfo, TraceMeta, write_trace};
 use kcheck_engine::{Choice, Model};
+use kcheck_harnesses::Registry;
 
-use crate::args::ExploreArgs;
-use crate::progress::Progress;
+use super::args::ExploreArgs;
+use super::progress::Progress;
 
 /// A scenario file, parsed and built.
 pub struct Loaded {
@@ -31,10 +32,10 @@ pub struct Loaded {
 
 /// Reads and builds a scenario; the error is the scenario's own message,
 /// which names the file and the field.
-pub fn load(file: &Path) -> Result<Loaded> {
+pub fn load(file: &Path, registry: &Registry) -> Result<Loaded> {
     let scenario = Scenario::load(file).map_err(|e| anyhow::anyhow!("{e}"))?;
     let model = scenario
-        .build(&kcheck_harnesses::registry())
+        .build(registry)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(Loaded {
         file: file.to_path_buf(),
@@ -229,7 +230,7 @@ pub fn run(
     }
     let report = explorer.run();
     progress.finish();
-    let interrupted = crate::progress::interrupted();
+    let interrupted = super::progress::interrupted();
 
     let (converged_traces, finding_traces) = match trace_dir {
         Some(dir) => write_traces(dir, loaded, settings, &report)?,

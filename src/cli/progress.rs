@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use kcheck_engine::explore::{self, Mode, ProgressFn};
 
-use crate::explore::Settings;
+use super::explore::Settings;
 
 /// Progress shown while an exploration runs: a bar when stderr is a
 /// terminal, otherwise a heartbeat line every few seconds.

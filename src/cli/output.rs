@@ -11,7 +11,7 @@ use kcheck_engine::explore::{
 use kcheck_engine::hash::Digest;
 use serde_json::{Value, json};
 
-use crate::explore::{Expectation, Outcome, paths_word};
+use super::explore::{Expectation, Outcome, paths_word};
 
 /// A number of paths for JSON: an integer when it fits in 64 bits, else a
 /// floating-point number (exhaustive path counts grow exponentially).

@@ -9,10 +9,11 @@ use kcheck_engine::scenario::Scenario;
 use kcheck_engine::trace::{
     ReplayError, read_trace, render, replay as replay_trace, write_atomically,
 };
+use kcheck_harnesses::Registry;
 
-use crate::args::{CheckArgs, ExploreArgs, ListArgs, RunArgs, TraceArgs};
-use crate::explore::{self, Expectation, Loaded, Settings, expect_from};
-use crate::{output, progress};
+use super::args::{CheckArgs, ExploreArgs, ListArgs, RunArgs, TraceArgs};
+use super::explore::{self, Expectation, Loaded, Settings, expect_from};
+use super::{output, progress};
 
 /// Exit code 1: a finding, a failed expectation, a trace that does not
 /// replay.
@@ -27,8 +28,8 @@ fn say(text: &str) {
     let _ = out.flush();
 }
 
-fn load_all(paths: &[std::path::PathBuf]) -> Result<Vec<Loaded>> {
-    paths.iter().map(|p| explore::load(p)).collect()
+fn load_all(paths: &[std::path::PathBuf], registry: &Registry) -> Result<Vec<Loaded>> {
+    paths.iter().map(|p| explore::load(p, registry)).collect()
 }
 
 /// 1 for a finding or a failed expectation, then 130 for Ctrl-C, then 1
@@ -46,11 +47,11 @@ fn exit_code(failed: bool, interrupted: bool, cut_short: bool) -> ExitCode {
 }
 
 /// `kcheck run`.
-pub fn run(args: RunArgs) -> Result<ExitCode> {
+pub fn run(args: RunArgs, registry: &Registry) -> Result<ExitCode> {
     if args.graph.is_some() && args.scenarios.len() > 1 {
         bail!("--graph writes the state graph of one scenario; give a single scenario file");
     }
-    let loaded = load_all(&args.scenarios)?;
+    let loaded = load_all(&args.scenarios, registry)?;
     let settings = loaded
         .iter()
         .map(|l| Settings::resolve(l, &args.explore, args.graph.is_some()))
@@ -91,8 +92,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
 }
 
 /// `kcheck check`.
-pub fn check(args: CheckArgs) -> Result<ExitCode> {
-    let loaded = load_all(&args.scenarios)?;
+pub fn check(args: CheckArgs, registry: &Registry) -> Result<ExitCode> {
+    let loaded = load_all(&args.scenarios, registry)?;
     let overrides = ExploreArgs {
         threads: args.threads,
         reduction: args.reduction,
@@ -155,7 +156,7 @@ fn incomplete_text(o: &explore::Outcome) -> String {
 }
 
 /// `kcheck check` of one scenario: the result against its `expect` block.
-fn check_expect(l: &Loaded, o: &explore::Outcome) -> Verdict {
+pub(crate) fn check_expect(l: &Loaded, o: &explore::Outcome) -> Verdict {
     let file = l.file.display();
     let name = &o.name;
     let summary = check_summary(o);
@@ -233,9 +234,9 @@ fn update_expect(l: &Loaded, o: &explore::Outcome) -> Result<Verdict> {
 }
 
 /// `kcheck replay`.
-pub fn replay(args: TraceArgs) -> Result<ExitCode> {
+pub fn replay(args: TraceArgs, registry: &Registry) -> Result<ExitCode> {
     let trace = read_trace(&args.trace)?;
-    match replay_trace(&trace, &kcheck_harnesses::registry()) {
+    match replay_trace(&trace, registry) {
         Ok(r) => {
             say(&format!(
                 "replayed {}: {} steps of scenario {}, every state hash matches; the path ends {} in state {}\n",
@@ -264,7 +265,6 @@ pub fn show(args: TraceArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `kcheck list`.
 /// The JSON files in a folder and its subfolders (`scenarios/scale/`),
 /// sorted; none if it cannot be read.
 fn scenario_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -283,8 +283,8 @@ fn scenario_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     files
 }
 
-pub fn list(args: ListArgs) -> Result<ExitCode> {
-    let registry = kcheck_harnesses::registry();
+/// `kcheck list`.
+pub fn list(args: ListArgs, registry: &Registry) -> Result<ExitCode> {
     let mut out = String::from("controllers\n");
     let width = registry
         .entries()

@@ -17,9 +17,10 @@ use kcheck_engine::trace::{
 };
 use serde_json::{Value, json};
 
-use crate::args::{HuntArgs, PhaseArg};
-use crate::explore::{self, Loaded, Settings, file_stem};
-use crate::progress;
+use super::args::{HuntArgs, PhaseArg};
+use super::explore::{self, Loaded, Settings, file_stem};
+use super::progress;
+use kcheck_harnesses::Registry;
 
 /// One finding as written to disk.
 struct Written {
@@ -30,8 +31,8 @@ struct Written {
 }
 
 /// `kcheck hunt`.
-pub fn hunt(args: HuntArgs) -> Result<ExitCode> {
-    let loaded = explore::load(&args.scenario)?;
+pub fn hunt(args: HuntArgs, registry: &Registry) -> Result<ExitCode> {
+    let loaded = explore::load(&args.scenario, registry)?;
     if args.explore.trial.is_some() {
         bail!("--trial does not apply to hunts");
     }
@@ -94,7 +95,9 @@ pub fn hunt(args: HuntArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let mut written = Vec::new();
     for (i, f) in report.findings.iter().enumerate() {
-        written.push(write_finding(&args.out, &loaded, &settings, &report, i, f)?);
+        written.push(write_finding(
+            &args.out, &loaded, registry, &settings, &report, i, f,
+        )?);
     }
     let summary = human(&loaded, &settings, &report, &written, interrupted);
     write_summary(&args.out, loaded.scenario.name(), &summary)?;
@@ -129,7 +132,11 @@ fn write_summary(out: &Path, scenario: &str, summary: &str) -> Result<()> {
 /// The scenario of one phase: the file with the phase's perturbations in
 /// place of its own (the ordering phase keeps the file as it is), so that
 /// the trace's embedded scenario rebuilds the model the phase explored.
-fn phase_scenario(loaded: &Loaded, phase: &Phase) -> (Value, Result<(Scenario, Model), String>) {
+fn phase_scenario(
+    loaded: &Loaded,
+    registry: &Registry,
+    phase: &Phase,
+) -> (Value, Result<(Scenario, Model), String>) {
     let mut json = loaded.scenario.to_json();
     if *phase != Phase::Ordering
         && let Some(map) = json.as_object_mut()
@@ -138,17 +145,14 @@ fn phase_scenario(loaded: &Loaded, phase: &Phase) -> (Value, Result<(Scenario, M
     }
     let built = Scenario::from_value(json.clone())
         .map_err(|e| e.to_string())
-        .and_then(|s| {
-            s.build(&kcheck_harnesses::registry())
-                .map(|m| (s, m))
-                .map_err(|e| e.to_string())
-        });
+        .and_then(|s| s.build(registry).map(|m| (s, m)).map_err(|e| e.to_string()));
     (json, built)
 }
 
 fn write_finding(
     out: &Path,
     loaded: &Loaded,
+    registry: &Registry,
     settings: &Settings,
     report: &HuntReport,
     index: usize,
@@ -159,7 +163,7 @@ fn write_finding(
     std::fs::create_dir_all(&folder)
         .with_context(|| format!("cannot create {}", folder.display()))?;
     let trace_file = folder.join("trace.jsonl");
-    let (json, built) = phase_scenario(loaded, &f.phase);
+    let (json, built) = phase_scenario(loaded, registry, &f.phase);
     let phase_model = f.phase.apply(&loaded.model);
     let (model, hash, mut problem) = match built {
         Ok((s, m)) => (m, s.hash(), None),
