@@ -155,6 +155,84 @@ fn run_of_a_divergent_scenario_reports_it_and_exits_1() {
     assert_eq!(foo["fields"][0]["pointer"], "/status/phase");
 }
 
+/// The divergent scenario with the fields its states differ in ignored.
+fn masked_scenario() -> Value {
+    let mut s = divergent_scenario();
+    s["name"] = json!("foo-bar-masked");
+    s["converged_ignore"] = json!([
+        {"kind": "Foo", "fields": ["/status/phase"]},
+        {"apiVersion": "kcheck.dev/v1", "kind": "Bar", "fields": ["/status/mode"]}
+    ]);
+    s
+}
+
+#[test]
+fn ignored_fields_merge_converged_states_and_run_shows_what_differed() {
+    let dir = Dir::new();
+    let file = write_scenario(&dir, &masked_scenario());
+    let run = dir
+        .kcheck()
+        .args(["run", "--json"])
+        .arg(&file)
+        .expect_code(0);
+    let r = &run.json_lines()[0];
+    assert_eq!(r["divergent"], false);
+    let converged = r["converged_states"].as_array().unwrap();
+    assert_eq!(converged.len(), 1);
+    assert_eq!(converged[0]["paths"], 12);
+    let ignored = converged[0]["ignored_differences"].as_array().unwrap();
+    let foo = ignored
+        .iter()
+        .find(|d| d["field"] == "/status/phase")
+        .expect("Foo's phase differed");
+    assert_eq!(foo["object"], "Foo.kcheck.dev default/foo");
+    let mut values: Vec<String> = foo["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.to_string())
+        .collect();
+    values.sort();
+    assert_eq!(values, ["\"A-Final\"", "\"B-Final\""]);
+    assert!(ignored.iter().any(|d| d["field"] == "/status/mode"), "{r}");
+    dir.kcheck()
+        .arg("run")
+        .arg(&file)
+        .expect_code(0)
+        .assert_stdout_has("ignored fields that differed among the merged states:")
+        .assert_stdout_has("Foo.kcheck.dev default/foo /status/phase: ");
+    for t in run_with_traces(&dir, &masked_scenario(), &[]) {
+        dir.kcheck().arg("replay").arg(&t).expect_code(0);
+    }
+}
+
+/// A file pinned before hash version 2 fails `check` with a hint that says
+/// so, and `check --update` re-pins it.
+#[test]
+fn check_of_a_file_pinned_with_hash_version_1_says_how_to_re_pin() {
+    let dir = Dir::new();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/foo-bar.json");
+    let mut scenario: Value =
+        serde_json::from_str(&std::fs::read_to_string(repo).unwrap()).unwrap();
+    // The version 1 hashes of foo-bar's two converged states.
+    scenario["expect"]["converged_hashes"] = json!([
+        "00bce402d6b1b4a6affb706203927d5f23ad62bfadf9ac140fa04dbdb5dd2b0d",
+        "c14af5147b82268b1de0439fb114518f4be2e2663eaa73df190c68a235d79cd6"
+    ]);
+    let file = write_scenario(&dir, &scenario);
+    dir.kcheck()
+        .arg("check")
+        .arg(&file)
+        .expect_code(1)
+        .assert_stdout_has("was not reached: it is the version 1 hash of state ")
+        .assert_stdout_has("`kcheck check --update` pins the version 2 hash");
+    dir.kcheck()
+        .args(["check", "--update"])
+        .arg(&file)
+        .expect_code(0);
+    dir.kcheck().arg("check").arg(&file).expect_code(0);
+}
+
 #[test]
 fn run_summary_names_states_findings_and_replay_commands() {
     let dir = Dir::new();
@@ -833,6 +911,14 @@ fn bad_scenarios() -> Vec<(&'static str, String, &'static str)> {
             "bad-expect-hash",
             with(&|v| v["expect"] = json!({"converged_hashes": ["xyz"]})),
             "at expect.converged_hashes[0]",
+        ),
+        (
+            "bad-ignore-pointer",
+            with(&|v| {
+                v["converged_ignore"] =
+                    json!([{"kind": "ReplicaSet", "fields": ["metadata/annotations"]}])
+            }),
+            "at converged_ignore[0].fields[0]: a JSON pointer must start with \"/\"",
         ),
         (
             "staleness-unknown-controller",

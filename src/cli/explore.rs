@@ -325,6 +325,23 @@ fn refusal_warnings(model: &Model, report: &Report) -> Vec<Warning> {
         .collect()
 }
 
+/// Why an expected converged state is missing, with a hint when the file
+/// pinned it with hash version 1 (every field counted, `generation`
+/// included), which version 2 replaced.
+fn not_reached(h: &Digest, report: &Report) -> String {
+    let v1 = report
+        .converged
+        .iter()
+        .find(|c| c.world.server.content_hash() == *h);
+    match v1 {
+        Some(c) => format!(
+            "expected state {h} was not reached: it is the version 1 hash of state {}, pinned before converged-state hash version 2 (which leaves generation counters out, see docs/hashing.md); `kcheck check --update` pins the version 2 hash",
+            c.hash.short()
+        ),
+        None => format!("expected state {h} was not reached"),
+    }
+}
+
 /// Whether `--reduction` asked for another reduction than the scenario's:
 /// the number of states explored then differs by design.
 pub fn reduction_overridden(loaded: &Loaded, settings: &Settings) -> bool {
@@ -346,7 +363,7 @@ pub fn compare_with_expect(expect: &Expect, report: &Report) -> Vec<String> {
     if let Some(hashes) = &expect.converged_hashes {
         for h in hashes {
             if !report.converged.iter().any(|c| c.hash == *h) {
-                problems.push(format!("expected state {h} was not reached"));
+                problems.push(not_reached(h, report));
             }
         }
         for c in &report.converged {

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use kcheck_engine::explore::{
-    Cut, Mode, ObjectDiff, PathError, Reduction, ReductionStats, diff_states,
+    Cut, MaskedField, Mode, ObjectDiff, PathError, Reduction, ReductionStats, diff_states,
 };
 use kcheck_engine::hash::Digest;
 use serde_json::{Value, json};
@@ -63,6 +63,11 @@ pub fn json(o: &Outcome) -> Value {
             "paths": count(c.paths),
             "path_length": c.path.len(),
             "trace": path_text(t),
+            "ignored_differences": c.masked.iter().map(|m| json!({
+                "object": m.object.to_string(),
+                "field": m.pointer,
+                "values": m.values,
+            })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "divergent": r.divergent(),
         "findings": r.findings.iter().zip(&o.finding_traces).zip(&o.finding_errors).map(|((f, t), e)| json!({
@@ -344,6 +349,7 @@ pub fn human(o: &Outcome) -> String {
             plural(c.paths, &word[..word.len() - 1], word),
             c.path.len()
         );
+        ignored_lines(&mut out, &c.masked);
         trace_lines(&mut out, t, "      ");
     }
 
@@ -504,4 +510,33 @@ fn failing_trials(out: &mut String, o: &Outcome) {
         shell_word(&o.file),
         failing[0].trial
     );
+}
+
+/// The ignored fields that held different values in the states merged
+/// into one converged state, one line each (`absent` for a missing field).
+fn ignored_lines(out: &mut String, masked: &[MaskedField]) {
+    if masked.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "      ignored fields that differed among the merged states:"
+    );
+    for m in masked {
+        let values: Vec<String> = m
+            .values
+            .iter()
+            .map(|v| {
+                v.as_ref()
+                    .map_or_else(|| "absent".to_string(), |v| v.to_string())
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "        {} {}: {}",
+            m.object,
+            m.pointer,
+            values.join(", ")
+        );
+    }
 }

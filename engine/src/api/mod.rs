@@ -5,6 +5,7 @@
 //! each known difference.
 
 pub mod apply;
+pub mod converged;
 pub mod error;
 pub mod history;
 pub mod key;
@@ -18,6 +19,7 @@ pub mod typed;
 pub mod validation;
 
 pub use apply::{ListRules, ListType};
+pub use converged::{ConvergedMask, MaskedDifference};
 pub use error::{ApiError, Reason};
 pub use history::{Event, EventType, KindObjects, Stored};
 pub use key::{GroupKind, ObjectKey};

@@ -368,8 +368,10 @@ impl ApiServer {
         Ok(query.answer(&self.objects(&query.kind)))
     }
 
-    /// The state hash of the stored objects (see [`crate::hash`]).
-    pub fn state_hash(&self) -> Digest {
+    /// The content hash of the stored objects, every field counted (see
+    /// [`crate::hash`]): what the search key is built from. The
+    /// converged-state hash is [`crate::api::ConvergedMask::state_hash`].
+    pub fn content_hash(&self) -> Digest {
         self.digest.finish()
     }
 

@@ -12,6 +12,7 @@ use rayon::prelude::*;
 use super::graph::{Components, NodeMark, StateGraph};
 use super::report::{Converged, Finding, FindingKind, Report};
 use super::{Mode, Progress, Settings, Strategy, note_step};
+use crate::api::ConvergedMask;
 use crate::hash::Digest;
 use crate::invariants::When;
 use crate::model::{Choice, Model};
@@ -382,12 +383,12 @@ impl Search<'_> {
             let component = components.of[id as usize];
             self.report.converged_after(self.nodes[id as usize].depth);
             let path = self.path_to(id);
-            self.report.converged.push(Converged {
-                hash: world.state_hash(),
-                paths: counts[component],
-                path: path.clone(),
+            self.report.converged.push(Converged::new(
+                self.model.state_hash(&world),
+                counts[component],
+                path.clone(),
                 world,
-            });
+            ));
             if self.footprint.is_some() {
                 ends.push(End {
                     path,
@@ -395,7 +396,7 @@ impl Search<'_> {
                 });
             }
         }
-        merge_equal_hashes(&mut self.report.converged);
+        merge_equal_hashes(&mut self.report.converged, self.model.mask());
         self.report.stats.states = self.nodes.len() as u64;
         if self.settings.keep_graph {
             self.report.graph = Some(StateGraph {
@@ -428,11 +429,13 @@ impl Search<'_> {
 /// States that differ only in what the search key adds (pending set is
 /// empty in both, but e.g. controller memory differs) are one converged
 /// cluster state: merge them, adding their path counts.
-pub(crate) fn merge_equal_hashes(converged: &mut Vec<Converged>) {
+/// Merged states may differ in masked fields: the merged state records
+/// which.
+pub(crate) fn merge_equal_hashes(converged: &mut Vec<Converged>, mask: &ConvergedMask) {
     let mut out: Vec<Converged> = Vec::new();
     for c in converged.drain(..) {
         match out.iter_mut().find(|o| o.hash == c.hash) {
-            Some(o) => o.paths = o.paths.saturating_add(c.paths),
+            Some(o) => o.absorb(&c.world, c.paths, mask),
             None => out.push(c),
         }
     }

@@ -33,7 +33,9 @@ pub use diff::{FieldChange, ObjectDiff, diff_states, diff_values};
 pub use graph::StateGraph;
 pub use montecarlo::trial_rng;
 pub use reduction::{Reduction, ReductionStats};
-pub use report::{Converged, Finding, FindingKind, RefusedAction, Report, Stats, TrialSummary};
+pub use report::{
+    Converged, Finding, FindingKind, MaskedField, RefusedAction, Report, Stats, TrialSummary,
+};
 
 use crate::model::StepOutcome;
 use crate::model::{Choice, Model};

@@ -134,17 +134,17 @@ fn aggregate(model: &Model, settings: &Settings, trials: Vec<(u64, Trial)>) -> R
         let (outcome, hash, finding) = match trial.end {
             End::Converged(world) => {
                 report.converged_after(trial.path.len() as u32);
-                let hash = world.state_hash();
+                let hash = model.state_hash(&world);
                 match by_hash.get(&hash) {
-                    Some(&k) => report.converged[k].paths += 1,
+                    Some(&k) => report.converged[k].absorb(&world, 1, model.mask()),
                     None => {
                         by_hash.insert(hash, report.converged.len());
-                        report.converged.push(Converged {
+                        report.converged.push(Converged::new(
                             hash,
-                            paths: 1,
-                            path: model.resolve_path(model.initial(), &trial.path).0,
-                            world: *world,
-                        });
+                            1,
+                            model.resolve_path(model.initial(), &trial.path).0,
+                            *world,
+                        ));
                     }
                 }
                 ("converged", Some(hash), None)

@@ -34,12 +34,12 @@ impl Strategy for Reference {
                         .push(finding(FindingKind::Invariant, message, &path));
                 }
                 report.converged_after(path.len() as u32);
-                report.converged.push(Converged {
-                    hash: world.state_hash(),
-                    paths: 1,
-                    path: path.clone(),
+                report.converged.push(Converged::new(
+                    model.state_hash(&world),
+                    1,
+                    path.clone(),
                     world,
-                });
+                ));
                 break;
             }
             if let Some(cut) = settings.budget.spent(report.stats.states) {

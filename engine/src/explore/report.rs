@@ -2,10 +2,13 @@
 //! statistics.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::Mode;
 use super::budget::Cut;
 use super::graph::StateGraph;
+use crate::api::ConvergedMask;
+use crate::api::ObjectKey;
 use crate::hash::Digest;
 use crate::model::Choice;
 use crate::model::World;
@@ -22,6 +25,60 @@ pub struct Converged {
     pub path: Vec<Choice>,
     /// The state.
     pub world: World,
+    /// Fields the converged-state hash leaves out whose values differed
+    /// among the states merged into this one, in order of discovery.
+    pub masked: Vec<MaskedField>,
+}
+
+/// A field left out of the converged-state identity (a masked field) that
+/// held different values in states merged into one converged state.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MaskedField {
+    /// The object.
+    pub object: ObjectKey,
+    /// The field, as a JSON pointer (`/metadata/generation`).
+    pub pointer: String,
+    /// The distinct values seen, in order of discovery; `None`: absent.
+    pub values: Vec<Option<Value>>,
+}
+
+impl Converged {
+    /// A converged state reached by `paths` paths, nothing merged into it
+    /// yet.
+    pub(crate) fn new(hash: Digest, paths: u128, path: Vec<Choice>, world: World) -> Self {
+        Converged {
+            hash,
+            paths,
+            path,
+            world,
+            masked: Vec::new(),
+        }
+    }
+
+    /// Merges in another state with the same hash, reached by `paths`
+    /// paths: adds them, and notes the masked fields whose values differ.
+    pub(crate) fn absorb(&mut self, other: &World, paths: u128, mask: &ConvergedMask) {
+        self.paths = self.paths.saturating_add(paths);
+        for d in mask.differences(&self.world.server, &other.server) {
+            let [ours, theirs] = d.values;
+            match self
+                .masked
+                .iter_mut()
+                .find(|m| m.object == d.object && m.pointer == d.pointer)
+            {
+                Some(m) => {
+                    if !m.values.contains(&theirs) {
+                        m.values.push(theirs);
+                    }
+                }
+                None => self.masked.push(MaskedField {
+                    object: d.object,
+                    pointer: d.pointer,
+                    values: vec![ours, theirs],
+                }),
+            }
+        }
+    }
 }
 
 /// What kind of problem a finding is.

@@ -4,6 +4,8 @@ use serde_json::json;
 
 use super::{Explorer, FindingKind, Mode, Report};
 use crate::Model;
+use crate::api::{ConvergedMask, GroupKind};
+use crate::hash::FieldMask;
 use crate::test_util::{
     Counter, FailsHalfway, FirstWriter, Panicker, Spinner, cm_key, server_with,
 };
@@ -57,6 +59,28 @@ fn order_dependent_controllers_diverge_into_two_states() {
     let paths: Vec<u128> = report.converged.iter().map(|c| c.paths).collect();
     assert_eq!(paths, [2, 2]);
     assert_eq!(report.findings[0].kind, FindingKind::Divergence);
+}
+
+#[test]
+fn a_scenario_mask_merges_states_and_reports_what_differed() {
+    let mut mask = ConvergedMask::default();
+    mask.ignore(
+        GroupKind::new("", "ConfigMap"),
+        FieldMask::parse("/data/winner").unwrap(),
+    );
+    let report = exhaustive(racing().converged_mask(mask), 1);
+    assert_eq!(report.converged.len(), 1);
+    assert!(!report.divergent());
+    let merged = &report.converged[0];
+    assert_eq!(merged.paths, 4);
+    assert_eq!(merged.masked.len(), 1);
+    assert_eq!(merged.masked[0].object, cm_key("target"));
+    assert_eq!(merged.masked[0].pointer, "/data/winner");
+    let mut values = merged.masked[0].values.clone();
+    values.sort_by_key(|v| v.as_ref().map(|v| v.to_string()));
+    assert_eq!(values, [Some(json!("a")), Some(json!("b"))]);
+    // The search itself is unchanged: the same states are explored.
+    assert_eq!(report.stats.states, exhaustive(racing(), 1).stats.states);
 }
 
 #[test]

@@ -13,7 +13,7 @@ impl Fingerprint {
     fn new(world: &World) -> Self {
         let mut hasher = blake3::Hasher::new();
         hasher.update(b"kcheck/world/v1\0");
-        hasher.update(&world.server.state_hash().0);
+        hasher.update(&world.server.content_hash().0);
         hasher.update(&world.server.counters_digest().0);
         hasher.update(&(world.pending.len() as u64).to_le_bytes());
         for p in &world.pending {

@@ -14,8 +14,9 @@ mod world;
 pub use step::{Step, StepOutcome, StepRecord};
 pub use world::World;
 
-use crate::api::{ApiServer, Event, EventType, WriteRequest};
+use crate::api::{ApiServer, ConvergedMask, Event, EventType, WriteRequest};
 use crate::faults::Faults;
+use crate::hash::Digest;
 use crate::invariants::{Invariant, When};
 use crate::runtime::{Pending, Reconciler, Watches};
 use crate::staleness::{StaleView, Staleness};
@@ -100,6 +101,7 @@ pub struct Model {
     pub(crate) faults: Faults,
     pub(crate) invariants: Vec<Invariant>,
     pub(crate) require_convergence: bool,
+    pub(crate) converged: ConvergedMask,
 }
 
 impl std::fmt::Debug for Model {
@@ -124,6 +126,7 @@ impl Model {
             faults: Faults::default(),
             invariants: Vec::new(),
             require_convergence: false,
+            converged: ConvergedMask::default(),
         }
     }
 
@@ -337,6 +340,27 @@ impl Model {
             world = step.world;
         }
         (world, records)
+    }
+}
+
+impl Model {
+    /// Sets the fields left out of the converged-state identity, beyond
+    /// the default ones.
+    #[must_use]
+    pub fn converged_mask(mut self, mask: ConvergedMask) -> Self {
+        self.converged = mask;
+        self
+    }
+
+    /// The fields left out of the converged-state identity.
+    pub fn mask(&self) -> &ConvergedMask {
+        &self.converged
+    }
+
+    /// The converged-state hash of a state (hash version 2, see
+    /// `docs/hashing.md`): what `expect.converged_hashes` and traces carry.
+    pub fn state_hash(&self, world: &World) -> Digest {
+        self.converged.state_hash(&world.server)
     }
 }
 

@@ -234,7 +234,7 @@ impl Model {
             writes: log.writes,
             outcome: outcome.clone(),
             triggered,
-            state_hash: next.state_hash(),
+            state_hash: self.state_hash(&next),
         });
         if let Some(f) = &mut footprint {
             for p in next.pending.iter().filter(|p| !world.pending.contains(*p)) {
@@ -274,7 +274,7 @@ impl Model {
             writes,
             outcome: outcome.clone(),
             triggered,
-            state_hash: next.state_hash(),
+            state_hash: self.state_hash(&next),
         });
         Step {
             world: next,

@@ -8,7 +8,6 @@ use imbl::{OrdMap, OrdSet};
 use serde_json::Value;
 
 use crate::api::{ApiServer, GroupKind};
-use crate::hash::Digest;
 use crate::runtime::Pending;
 
 /// One explored state.
@@ -51,10 +50,5 @@ impl World {
             stale_used: OrdMap::new(),
             caught_up: OrdSet::new(),
         }
-    }
-
-    /// The state hash of the cluster (the converged-state hash contract).
-    pub fn state_hash(&self) -> Digest {
-        self.server.state_hash()
     }
 }

@@ -45,9 +45,32 @@ pub struct ScenarioFile {
     /// Properties every converged (or every) state must have.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub invariants: Vec<InvariantSpec>,
+    /// Fields, per kind, that the converged-state identity leaves out
+    /// beyond the default ones (`generation` and its mirrors).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub converged_ignore: Vec<IgnoreSpec>,
     /// The expected result, for regression checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<ExpectFile>,
+}
+
+/// One item of `converged_ignore`: fields of one kind that do not tell
+/// converged states apart.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IgnoreSpec {
+    /// `apps/v1`; optional when the kind name is unambiguous.
+    #[serde(
+        rename = "apiVersion",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub api_version: Option<String>,
+    /// `ReplicaSet` (or `ReplicaSet.apps`).
+    pub kind: String,
+    /// JSON pointers (RFC 6901), `*` standing for every member or element:
+    /// `/metadata/annotations/example.com~1build`.
+    pub fields: Vec<String>,
 }
 
 /// One item of `controllers`: a registry name, or a name with a config.

@@ -431,6 +431,7 @@ impl Scenario {
         Ok(model
             .staleness(p.staleness.clone())
             .faults(p.faults.clone())
+            .converged_mask(p.mask.clone())
             .require_convergence(p.require_convergence))
     }
 

@@ -23,6 +23,7 @@ const STRUCTS: &[&[&str]] = &[
     &["perturbations", "api_faults", "*"],
     &["invariants", "*"],
     &["invariants", "*", "target"],
+    &["converged_ignore", "*"],
     &["expect"],
 ];
 

@@ -191,6 +191,35 @@ fn unknown_top_level_field_is_rejected() {
 }
 
 #[test]
+fn converged_ignore_masks_fields_of_its_kind() {
+    let mut v = minimal();
+    v["converged_ignore"] = json!([{"kind": "ConfigMap", "fields": ["/data/x", "/data/y"]}]);
+    let scenario = parse(&v).unwrap();
+    let model = scenario.build(&TestRegistry).unwrap();
+    let fields: Vec<&str> = model
+        .mask()
+        .fields(&GroupKind::new("", "ConfigMap"))
+        .map(|f| f.as_str())
+        .collect();
+    assert_eq!(fields[fields.len() - 2..], ["/data/x", "/data/y"]);
+}
+
+#[test]
+fn a_bad_converged_ignore_pointer_is_rejected_naming_it() {
+    let mut v = minimal();
+    v["converged_ignore"] = json!([{"kind": "ConfigMap", "fields": ["/data/x", "data/y"]}]);
+    assert_eq!(rejected_at(&v), "converged_ignore[0].fields[1]");
+    let err = parse(&v).unwrap_err();
+    assert!(err.message.contains("must start with \"/\""), "{err}");
+    v["converged_ignore"] = json!([{"kind": "ConfigMap", "fields": ["/a~2"]}]);
+    assert_eq!(rejected_at(&v), "converged_ignore[0].fields[0]");
+    v["converged_ignore"] = json!([{"kind": "ConfigMap", "fields": []}]);
+    assert_eq!(rejected_at(&v), "converged_ignore[0].fields");
+    v["converged_ignore"] = json!([{"kind": "Gadget", "fields": ["/x"]}]);
+    assert!(rejected_at(&v).starts_with("converged_ignore[0]"));
+}
+
+#[test]
 fn unknown_field_in_an_action_is_rejected() {
     let mut v = design_example();
     v["actions"][0]["propagation"] = json!("Orphan");

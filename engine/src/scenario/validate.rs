@@ -10,19 +10,20 @@ use serde_json::Value;
 
 use crate::api::typed::{self, Checks};
 use crate::api::{
-    ApiServer, DeleteOptions, GroupKind, KindRegistry, LabelSelector, ObjectKey, PatchBody,
-    Subresource, WriteRequest, validation,
+    ApiServer, ConvergedMask, DeleteOptions, GroupKind, KindRegistry, LabelSelector, ObjectKey,
+    PatchBody, Subresource, WriteRequest, validation,
 };
 use crate::explore::FindingKind;
 use crate::faults::{ApiFaultSpec, CrashSpec, Faults, WriteFault};
-use crate::hash::Digest;
+use crate::hash::{Digest, FieldMask};
 use crate::invariants::{Bounds, Invariant};
 use crate::model::{ActionTiming, UserAction};
 use crate::staleness::{Lag, StaleReads, Staleness, StalenessInterval};
 
 use super::format::{
-    ActionSpec, After, ControllerEntry, ExpectFile, ExploreFile, FaultKind, InvariantSpec,
-    InvariantType, PatchType, Perturbations, ScenarioFile, SubresourceName, TargetSpec, Verb,
+    ActionSpec, After, ControllerEntry, ExpectFile, ExploreFile, FaultKind, IgnoreSpec,
+    InvariantSpec, InvariantType, PatchType, Perturbations, ScenarioFile, SubresourceName,
+    TargetSpec, Verb,
 };
 use super::kinds::resolve;
 use super::objects::{self, Known, check_identity, check_name, place};
@@ -43,6 +44,8 @@ pub(crate) struct Prepared {
     pub invariants: Vec<Invariant>,
     /// A `converged` invariant was given.
     pub require_convergence: bool,
+    /// What the converged-state identity leaves out.
+    pub mask: ConvergedMask,
 }
 
 /// Checks a parsed file and prepares the model's parts.
@@ -71,6 +74,7 @@ pub(crate) fn prepare(
             None => require_convergence = true,
         }
     }
+    let mask = converged_mask(&file.converged_ignore, &kinds)?;
     let expect = file.expect.as_ref().map(expect).transpose()?;
     let prepared = Prepared {
         server: seeded.server,
@@ -79,8 +83,33 @@ pub(crate) fn prepare(
         faults,
         invariants,
         require_convergence,
+        mask,
     };
     Ok((prepared, explore, expect))
+}
+
+/// The `converged_ignore` items as a mask: kinds resolved, pointers parsed.
+fn converged_mask(
+    specs: &[IgnoreSpec],
+    kinds: &KindRegistry,
+) -> Result<ConvergedMask, ScenarioError> {
+    let mut mask = ConvergedMask::default();
+    for (i, spec) in specs.iter().enumerate() {
+        let at = format!("converged_ignore[{i}]");
+        let kind = resolve(kinds, spec.api_version.as_deref(), &spec.kind, &at)?;
+        if spec.fields.is_empty() {
+            return Err(ScenarioError::new(
+                format!("{at}.fields"),
+                "required: at least one JSON pointer",
+            ));
+        }
+        for (j, text) in spec.fields.iter().enumerate() {
+            let field = FieldMask::parse(text)
+                .map_err(|e| ScenarioError::new(format!("{at}.fields[{j}]"), e.to_string()))?;
+            mask.ignore(kind.clone(), field);
+        }
+    }
+    Ok(mask)
 }
 
 fn check_scenario_name(name: &str) -> Result<(), ScenarioError> {

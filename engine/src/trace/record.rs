@@ -113,7 +113,7 @@ pub(crate) fn execute(
     let end = EndLine {
         outcome: outcome.to_string(),
         message: finding_message.filter(|_| outcome != "converged"),
-        state_hash: world.state_hash(),
+        state_hash: model.state_hash(&world),
         objects: objects_of(&world.server),
         pending: world.pending.iter().map(|p| triggered(model, p)).collect(),
     };

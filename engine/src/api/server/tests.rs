@@ -141,7 +141,7 @@ fn marks(server: &ApiServer) -> (u64, usize, Digest) {
     (
         server.resource_version(),
         server.history().len(),
-        server.state_hash(),
+        server.content_hash(),
     )
 }
 
@@ -1694,7 +1694,7 @@ fn check_state(server: &ApiServer) -> Result<(), TestCaseError> {
         );
         digest.add(&entry_hash(key.parts(), &hash));
     }
-    prop_assert_eq!(server.state_hash(), digest.finish());
+    prop_assert_eq!(server.content_hash(), digest.finish());
     prop_assert_eq!(server.len(), current.len());
     Ok(())
 }
@@ -1735,7 +1735,7 @@ proptest! {
         }
         check_state(&noisy)?;
         prop_assert_eq!(contents(&server), contents(&noisy));
-        prop_assert_eq!(server.state_hash(), noisy.state_hash());
+        prop_assert_eq!(server.content_hash(), noisy.content_hash());
         let rvs = |s: &ApiServer| s.all_objects().map(|(_, o)| o.rv).collect::<Vec<_>>();
         if rvs(&server) != rvs(&noisy) {
             prop_assert_ne!(server.rv_digest(), noisy.rv_digest());

@@ -332,14 +332,14 @@ impl Groups {
                     occurrences: 1,
                 });
             }
-            report.converged.push(Converged {
-                hash: world.state_hash(),
-                paths: interleavings(combination.iter().map(|e| e.lengths.as_slice())),
+            report.converged.push(Converged::new(
+                model.state_hash(&world),
+                interleavings(combination.iter().map(|e| e.lengths.as_slice())),
                 path,
                 world,
-            });
+            ));
         }
-        merge_equal_hashes(&mut report.converged);
+        merge_equal_hashes(&mut report.converged, model.mask());
         merge_equal_findings(&mut report.findings);
         Ok(report)
     }

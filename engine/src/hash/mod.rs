@@ -1,7 +1,21 @@
 //! Content hashing of objects and states (a stable contract).
 //!
-//! Definition, version 1 (documented in `docs/hashing.md`; changing it changes
-//! every `expect.converged_hashes` in users' scenario files):
+//! Two hashes of a state, both documented in `docs/hashing.md`:
+//!
+//! - The **converged-state hash** (version 2, `crate::api::ConvergedMask::state_hash`):
+//!   the identity of a converged state, which `expect.converged_hashes`
+//!   pins and traces carry. Changing it changes every user's expectations.
+//!   It is the content hash below with the masked fields left out of every
+//!   object: `metadata.generation`, `status.observedGeneration`,
+//!   `status.conditions[*].observedGeneration` (counters of how many writes
+//!   a path took), and the fields a scenario names per kind; domains
+//!   `kcheck/object/v2`, `kcheck/entry/v2`, `kcheck/state/v2`.
+//! - The **content hash** (the version 1 definition, [`object_hash`],
+//!   [`StateDigest::finish`]): every field counts. The API server keeps it
+//!   up to date on each write, and the search key is built from it, because
+//!   controllers read `generation`.
+//!
+//! Version 1:
 //!
 //! - **Canonical JSON**: object keys sorted by their UTF-8 bytes, no
 //!   whitespace, strings escaped as `serde_json` escapes them, numbers as
@@ -16,6 +30,10 @@
 //!   read as a little-endian 256-bit integer; the entries are summed modulo
 //!   2^256 (so a write updates the sum in constant time, whatever the order),
 //!   and the state hash is `blake3("kcheck/state/v1\0" ‖ sum ‖ count as u64 LE)`.
+
+mod mask;
+
+pub use mask::{FieldMask, MaskError};
 
 use std::fmt;
 use std::io::Write;
@@ -85,11 +103,32 @@ impl<'de> Deserialize<'de> for Digest {
 const OBJECT_DOMAIN: &[u8] = b"kcheck/object/v1\0";
 const ENTRY_DOMAIN: &[u8] = b"kcheck/entry/v1\0";
 const STATE_DOMAIN: &[u8] = b"kcheck/state/v1\0";
+const OBJECT_DOMAIN_V2: &[u8] = b"kcheck/object/v2\0";
+const ENTRY_DOMAIN_V2: &[u8] = b"kcheck/entry/v2\0";
+const STATE_DOMAIN_V2: &[u8] = b"kcheck/state/v2\0";
+
+/// Which definition a hash follows.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum HashVersion {
+    /// The content hash: every field counts (the search key's part).
+    Content,
+    /// The converged-state hash, version 2 (masked fields removed first).
+    Converged,
+}
 
 /// The content hash of an object: canonical JSON without server churn.
 pub fn object_hash(object: &Value) -> Digest {
+    object_hash_in(HashVersion::Content, object)
+}
+
+/// The hash of an object in the domain of `version`; for
+/// [`HashVersion::Converged`] the caller has removed the masked fields.
+pub fn object_hash_in(version: HashVersion, object: &Value) -> Digest {
     let mut hasher = blake3::Hasher::new();
-    hasher.update(OBJECT_DOMAIN);
+    hasher.update(match version {
+        HashVersion::Content => OBJECT_DOMAIN,
+        HashVersion::Converged => OBJECT_DOMAIN_V2,
+    });
     write_canonical(&mut hasher, object, Context::Root);
     Digest(*hasher.finalize().as_bytes())
 }
@@ -171,11 +210,19 @@ fn write_string<W: Write>(w: &mut W, s: &str) {
     serde_json::to_writer(&mut *w, s).expect("in-memory write");
 }
 
-/// The entry one object contributes to a state hash, from its key's parts
-/// (group, kind, namespace or `""`, name) and its content hash.
+/// The entry one object contributes to a state's content hash, from its
+/// key's parts (group, kind, namespace or `""`, name) and its content hash.
 pub fn entry_hash(key: [&str; 4], content: &Digest) -> Digest {
+    entry_hash_in(HashVersion::Content, key, content)
+}
+
+/// The entry one object contributes to a state hash of `version`.
+pub fn entry_hash_in(version: HashVersion, key: [&str; 4], content: &Digest) -> Digest {
     let mut hasher = blake3::Hasher::new();
-    hasher.update(ENTRY_DOMAIN);
+    hasher.update(match version {
+        HashVersion::Content => ENTRY_DOMAIN,
+        HashVersion::Converged => ENTRY_DOMAIN_V2,
+    });
     for part in key {
         hasher.update(part.as_bytes());
         hasher.update(&[0]);
@@ -224,10 +271,18 @@ impl StateDigest {
         self.count
     }
 
-    /// The state hash of version 1.
+    /// The state's content hash (the version 1 definition).
     pub fn finish(&self) -> Digest {
+        self.finish_in(HashVersion::Content)
+    }
+
+    /// The state hash in the domain of `version`.
+    pub fn finish_in(&self, version: HashVersion) -> Digest {
         let mut hasher = blake3::Hasher::new();
-        hasher.update(STATE_DOMAIN);
+        hasher.update(match version {
+            HashVersion::Content => STATE_DOMAIN,
+            HashVersion::Converged => STATE_DOMAIN_V2,
+        });
         for limb in self.sum {
             hasher.update(&limb.to_le_bytes());
         }
