@@ -56,8 +56,21 @@ pub enum ListType {
 /// `ListRules::default()` has no built-in rules: every list not overridden is atomic.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListRules {
-    builtin: bool,
+    defaults: Defaults,
     overrides: BTreeMap<String, ListType>,
+}
+
+/// Where the rules of lists without an override come from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Defaults {
+    /// Every list is atomic.
+    #[default]
+    Atomic,
+    /// Kubernetes' rules for the core kinds, by field name.
+    Builtin,
+    /// Only `metadata`'s rules: a custom resource's other lists merge as
+    /// its CRD's schema says, and are atomic without a schema rule.
+    ObjectMeta,
 }
 
 /// The list fields that hold containers.
@@ -76,7 +89,19 @@ impl ListRules {
     /// - everything else (e.g. `envFrom`, `args`): `Atomic`.
     pub fn builtin() -> Self {
         Self {
-            builtin: true,
+            defaults: Defaults::Builtin,
+            overrides: BTreeMap::new(),
+        }
+    }
+
+    /// The rules of a custom resource before its schema's overrides:
+    /// `metadata.finalizers` is a `Set` and `metadata.ownerReferences` a
+    /// `Map(uid)`, as `ObjectMeta` declares them; every other list is atomic
+    /// unless the CRD's schema says otherwise (`x-kubernetes-list-type`),
+    /// whatever its name.
+    pub fn custom() -> Self {
+        Self {
+            defaults: Defaults::ObjectMeta,
             overrides: BTreeMap::new(),
         }
     }
@@ -96,10 +121,10 @@ impl ListRules {
         if let Some(list_type) = self.overridden(path) {
             return list_type.clone();
         }
-        if self.builtin {
-            builtin_list_type(path)
-        } else {
-            ListType::Atomic
+        match self.defaults {
+            Defaults::Builtin => builtin_list_type(path),
+            Defaults::ObjectMeta if path.first() == Some(&"metadata") => builtin_list_type(path),
+            Defaults::ObjectMeta | Defaults::Atomic => ListType::Atomic,
         }
     }
 
@@ -115,7 +140,9 @@ impl ListRules {
     /// rules have one (protocol "TCP").
     fn key_default(&self, path: &[&str], field: &str) -> Option<Value> {
         let builtin_ports =
-            self.builtin && path.last() == Some(&"ports") && self.overridden(path).is_none();
+            self.defaults == Defaults::Builtin
+                && path.last() == Some(&"ports")
+                && self.overridden(path).is_none();
         (builtin_ports && field == "protocol").then(|| Value::from("TCP"))
     }
 }

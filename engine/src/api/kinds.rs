@@ -24,6 +24,9 @@ pub struct KindInfo {
     pub status_subresource: bool,
     /// How lists merge under server-side apply.
     pub list_rules: ListRules,
+    /// Defined by a CustomResourceDefinition (not a built-in kind): no
+    /// strategic merge patch, no unconditional update.
+    pub custom: bool,
 }
 
 impl KindInfo {
@@ -186,6 +189,7 @@ impl KindRegistry {
                     namespaced,
                     status_subresource: status,
                     list_rules: ListRules::builtin(),
+                    custom: false,
                 };
                 (info.group_kind.clone(), info)
             })
@@ -269,7 +273,7 @@ fn kind_from_crd(crd: &Value) -> Result<KindInfo, CrdError> {
         .unwrap_or(&versions[0]);
     let version = field_str(storage, "/name", "spec.versions[].name")?;
     let status_subresource = storage.pointer("/subresources/status").is_some();
-    let mut list_rules = ListRules::builtin();
+    let mut list_rules = ListRules::custom();
     if let Some(schema) = storage.pointer("/schema/openAPIV3Schema") {
         for (path, list_type) in schema_list_types(schema) {
             list_rules = list_rules.with_path(&path, list_type);
@@ -282,6 +286,7 @@ fn kind_from_crd(crd: &Value) -> Result<KindInfo, CrdError> {
         namespaced,
         status_subresource,
         list_rules,
+        custom: true,
     })
 }
 
