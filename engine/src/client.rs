@@ -27,7 +27,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 pub use kube_core::params::{
-    DeleteParams, ListParams, Patch, PatchParams, PostParams, PropagationPolicy,
+    DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions, PropagationPolicy,
 };
 pub use kube_core::{ApiResource, DynamicObject};
 
@@ -275,8 +275,22 @@ where
 
     /// POST a new object (its namespace is this API's).
     pub fn create(&self, pp: &PostParams, object: &K) -> Result<K, Error> {
-        let object = self.encode(object)?;
-        self.send(WriteRequest::Create { object }, pp.field_manager.as_deref())
+        let body = self.encode(object)?;
+        if crate::api::server::is_binding(&body) {
+            // A Binding is not stored: the server binds the Pod it names.
+            let manager = pp
+                .field_manager
+                .as_deref()
+                .unwrap_or(self.client.field_manager);
+            self.client
+                .backend
+                .write(WriteRequest::Create { object: body }, manager)?;
+            return Ok(object.clone());
+        }
+        self.send(
+            WriteRequest::Create { object: body },
+            pp.field_manager.as_deref(),
+        )
     }
 
     /// PUT an object; a set `metadata.resourceVersion` must be current.
@@ -287,6 +301,13 @@ where
     /// PUT an object's `/status`.
     pub fn replace_status(&self, name: &str, pp: &PostParams, object: &K) -> Result<K, Error> {
         self.replace_sub(name, pp, object, Subresource::Status)
+    }
+
+    /// PUT a Namespace's `/finalize`: the only write that changes its
+    /// `spec.finalizers` (an ordinary replace keeps them), as the namespace
+    /// controller uses it.
+    pub fn replace_finalize(&self, name: &str, pp: &PostParams, object: &K) -> Result<K, Error> {
+        self.replace_sub(name, pp, object, Subresource::Finalize)
     }
 
     fn replace_sub(
@@ -386,6 +407,7 @@ where
                 .preconditions
                 .as_ref()
                 .and_then(|p| p.resource_version.clone()),
+            grace_period_seconds: dp.grace_period_seconds.map(i64::from),
         };
         let request = WriteRequest::Delete {
             key: self.key(name),

@@ -16,10 +16,16 @@
 //!   rounded up, unavailability down, both defaulting to 25%, and never both
 //!   zero);
 //! - `Recreate`: scale every old ReplicaSet to zero, wait until their
-//!   status has observed that and counts no replicas, then create or scale
-//!   the new one;
+//!   status has observed that and counts no replicas, and until none of
+//!   their pods is left but ended ones (Terminating pods are waited for),
+//!   then create or scale the new one; a pod of the Deployment being
+//!   deleted, or gone, triggers the Deployment;
 //! - a rollback to an older template reuses its ReplicaSet and gives it the
 //!   next revision;
+//! - revisions: the `deployment.kubernetes.io/revision` annotation on each
+//!   ReplicaSet and, written with the status, on the Deployment (its new
+//!   ReplicaSet's); the Deployment's other annotations are copied to its new
+//!   ReplicaSet, but for the ones Kubernetes skips;
 //! - a Deployment being deleted only gets its status updated;
 //! - status: `observedGeneration`, `replicas`, `updatedReplicas`,
 //!   `readyReplicas`, `availableReplicas`, `unavailableReplicas`,
@@ -34,10 +40,8 @@
 //! counts back), `minReadySeconds`, `progressDeadlineSeconds` timing out
 //! (`ProgressDeadlineExceeded` needs wall-clock time), cleanup of old
 //! ReplicaSets beyond `revisionHistoryLimit`, the `desired-replicas` and
-//! `max-replicas` annotations, the Deployment's own revision annotation,
-//! and watching Pods: Recreate waits on the old ReplicaSets' status, which
-//! the ReplicaSet controller updates as their pods go, so pods held by
-//! finalizers are not waited for. Kubernetes writes
+//! `max-replicas` annotations and the `revision-history` annotation.
+//! Kubernetes writes
 //! the `NewReplicaSetCreated` condition in its own status update right
 //! after creating the ReplicaSet; kcheck folds it into the reconcile's one
 //! status write.
@@ -47,15 +51,17 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentCondition, DeploymentStatus, ReplicaSet, ReplicaSetSpec,
 };
-use k8s_openapi::api::core::v1::PodTemplateSpec;
+use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use kcheck_engine::api::ObjectKey;
-use kcheck_engine::client::{Api, Client, PostParams};
+use kcheck_engine::api::{GroupKind, ObjectKey};
+use kcheck_engine::client::{Api, Client, ListParams, PostParams};
 use kcheck_engine::runtime::{Action, Ctx, ReconcileError, Reconciler, Watches};
+use serde_json::Value;
 
 use crate::common::{
-    Claim, controller_ref, is_deleting, is_forbidden, name_of, non_zero, now, selector, uid_of,
+    Claim, controller_of, controller_ref, is_deleting, is_forbidden, name_of, non_zero, now, phase,
+    selector, selects, uid_of,
 };
 
 /// The label (and selector term) that tells a Deployment's ReplicaSets apart.
@@ -73,7 +79,9 @@ impl Reconciler for DeploymentController {
     }
 
     fn watches(&self) -> Watches {
-        Watches::for_kind::<Deployment>().owns::<ReplicaSet>()
+        Watches::for_kind::<Deployment>()
+            .owns::<ReplicaSet>()
+            .watches::<Pod>(deployment_of_deleted_pod)
     }
 
     fn reconcile(&self, ctx: &Ctx<'_>, request: &ObjectKey) -> Result<Action, ReconcileError> {
@@ -102,6 +110,42 @@ impl Reconciler for DeploymentController {
         sync.write_status(&deployments)?;
         Ok(Action::await_change())
     }
+}
+
+/// The Deployment to sync when a pod of one of its ReplicaSets is gone, so
+/// that Recreate hears that the old pods went (the controller's `deletePod`
+/// handler). A pod's last state is deleting with no grace period left; so
+/// is a pod held only by finalizers, which triggers it too. The Deployment
+/// is named from the pod's ReplicaSet, `<deployment>-<pod-template-hash>`;
+/// Kubernetes looks the ReplicaSet up instead, and syncs only a Recreate
+/// Deployment, which a mapper of one pod cannot tell.
+fn deployment_of_deleted_pod(pod: &Value) -> Vec<ObjectKey> {
+    let Ok(pod) = serde_json::from_value::<Pod>(pod.clone()) else {
+        return Vec::new();
+    };
+    let hash = pod
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(POD_TEMPLATE_HASH));
+    let owner = controller_of(&pod.metadata).filter(|o| o.kind == "ReplicaSet");
+    let gone = is_deleting(&pod.metadata) && pod.metadata.deletion_grace_period_seconds == Some(0);
+    let (Some(hash), Some(owner), true) = (hash, owner, gone) else {
+        return Vec::new();
+    };
+    owner
+        .name
+        .strip_suffix(hash.as_str())
+        .and_then(|name| name.strip_suffix('-'))
+        .map(|name| {
+            let namespace = pod.metadata.namespace.as_deref();
+            vec![ObjectKey::new(
+                GroupKind::new("apps", "Deployment"),
+                namespace,
+                name,
+            )]
+        })
+        .unwrap_or_default()
 }
 
 /// The ReplicaSets the Deployment controls after adoption and release.
@@ -258,6 +302,14 @@ fn without_hash(template: &PodTemplateSpec) -> PodTemplateSpec {
     t
 }
 
+fn annotation<'d>(d: &'d Deployment, key: &str) -> Option<&'d str> {
+    d.metadata
+        .annotations
+        .as_ref()?
+        .get(key)
+        .map(String::as_str)
+}
+
 fn revision(rs: &ReplicaSet) -> i64 {
     rs.metadata
         .annotations
@@ -265,6 +317,32 @@ fn revision(rs: &ReplicaSet) -> i64 {
         .and_then(|a| a.get(REVISION))
         .and_then(|r| r.parse().ok())
         .unwrap_or(0)
+}
+
+/// Annotations of a Deployment its ReplicaSets do not get
+/// (`skipCopyAnnotation`).
+const NOT_COPIED: [&str; 6] = [
+    "kubectl.kubernetes.io/last-applied-configuration",
+    REVISION,
+    "deployment.kubernetes.io/revision-history",
+    "deployment.kubernetes.io/desired-replicas",
+    "deployment.kubernetes.io/max-replicas",
+    "deprecated.deployment.rollback.to",
+];
+
+/// Copies the Deployment's annotations onto a ReplicaSet's, as
+/// `copyDeploymentAnnotationsToReplicaSet` does (the ReplicaSet keeps
+/// annotations of its own); true if any changed.
+fn copy_annotations(d: &Deployment, annotations: &mut BTreeMap<String, String>) -> bool {
+    let mut changed = false;
+    for (k, v) in d.metadata.annotations.iter().flatten() {
+        if NOT_COPIED.contains(&k.as_str()) || annotations.get(k) == Some(v) {
+            continue;
+        }
+        annotations.insert(k.clone(), v.clone());
+        changed = true;
+    }
+    changed
 }
 
 fn spec_replicas(rs: &ReplicaSet) -> i32 {
@@ -331,7 +409,7 @@ impl Sync<'_, '_> {
     /// `rolloutRolling`.
     fn rolling(&mut self) -> Result<(), ReconcileError> {
         let new = match self.split().0 {
-            Some(i) => Some(self.sync_revision(i)?),
+            Some(i) => Some(self.sync_new(i)?),
             None => self.create_new(self.rolling_new_replicas(0))?,
         };
         let Some(new) = new else { return Ok(()) };
@@ -439,17 +517,37 @@ impl Sync<'_, '_> {
         for &i in &old {
             scaled |= self.scale(i, 0)?;
         }
-        if scaled || old.iter().any(|&i| old_pods_running(&self.rss[i])) {
+        if scaled
+            || old.iter().any(|&i| old_pods_running(&self.rss[i]))
+            || self.old_pods_left(&old)?
+        {
             return Ok(());
         }
         let new = match new {
-            Some(i) => Some(self.sync_revision(i)?),
+            Some(i) => Some(self.sync_new(i)?),
             None => self.create_new(self.spec.replicas)?,
         };
         if let Some(i) = new {
             self.scale(i, self.spec.replicas)?;
         }
         Ok(())
+    }
+
+    /// Whether a pod of an old ReplicaSet has not ended, Terminating ones
+    /// included (`oldPodsRunning` over the Deployment's pods).
+    fn old_pods_left(&self, old: &[usize]) -> Result<bool, ReconcileError> {
+        let uids: Vec<&str> = old
+            .iter()
+            .filter_map(|&i| self.rss[i].metadata.uid.as_deref())
+            .collect();
+        let pods: Api<Pod> = Api::namespaced(self.ctx.client(), self.namespace());
+        let selector = selector(&self.spec.selector)?;
+        Ok(pods.list(&ListParams::default())?.iter().any(|pod| {
+            selects(&selector, &pod.metadata)
+                && controller_of(&pod.metadata)
+                    .is_some_and(|owner| uids.contains(&owner.uid.as_str()))
+                && !matches!(phase(pod), "Succeeded" | "Failed")
+        }))
     }
 
     /// Scales ReplicaSet `i` to `replicas`; true if it wrote.
@@ -475,18 +573,21 @@ impl Sync<'_, '_> {
             .unwrap_or(0)
     }
 
-    /// An existing new ReplicaSet older than an old one (a rollback) gets
-    /// the next revision.
-    fn sync_revision(&mut self, i: usize) -> Result<usize, ReconcileError> {
+    /// The existing new ReplicaSet, as `getNewReplicaSet` keeps it: the
+    /// Deployment's annotations copied to it, and the next revision if it is
+    /// older than an old one (a rollback); one update if either changed.
+    fn sync_new(&mut self, i: usize) -> Result<usize, ReconcileError> {
         let next = self.max_old_revision(Some(i)) + 1;
-        if revision(&self.rss[i]) >= next {
+        let mut rs = self.rss[i].clone();
+        let annotations = rs.metadata.annotations.get_or_insert_with(BTreeMap::new);
+        let mut changed = copy_annotations(self.d, annotations);
+        if revision(&self.rss[i]) < next {
+            annotations.insert(REVISION.into(), next.to_string());
+            changed = true;
+        }
+        if !changed {
             return Ok(i);
         }
-        let mut rs = self.rss[i].clone();
-        rs.metadata
-            .annotations
-            .get_or_insert_with(BTreeMap::new)
-            .insert(REVISION.into(), next.to_string());
         self.rss[i] = self
             .sets
             .replace(name_of(&rs.metadata)?, &PostParams::default(), &rs)?;
@@ -554,14 +655,14 @@ impl Sync<'_, '_> {
             .get_or_insert_with(BTreeMap::new)
             .insert(POD_TEMPLATE_HASH.into(), hash.into());
         let revision = self.max_old_revision(None) + 1;
+        let mut annotations = BTreeMap::new();
+        copy_annotations(self.d, &mut annotations);
+        annotations.insert(REVISION.to_string(), revision.to_string());
         Ok(ReplicaSet {
             metadata: ObjectMeta {
                 name: Some(format!("{d_name}-{hash}")),
                 labels,
-                annotations: Some(BTreeMap::from([(
-                    REVISION.to_string(),
-                    revision.to_string(),
-                )])),
+                annotations: Some(annotations),
                 owner_references: Some(vec![controller_ref(self.d)?]),
                 ..Default::default()
             },
@@ -637,12 +738,23 @@ impl Sync<'_, '_> {
             self.set_condition("Available", "False", "MinimumReplicasUnavailable", message)?;
         }
         self.progressing(&old, new, (replicas, updated, ready, available))?;
-        if self.d.status.as_ref() == Some(&self.status)
-            || (self.d.status.is_none() && self.status == DeploymentStatus::default())
-        {
+        let mut d = self.d.clone();
+        // `SetDeploymentRevision`: the Deployment carries its new
+        // ReplicaSet's revision, written with the status.
+        let revised = new
+            .map(|i| revision(&self.rss[i]).to_string())
+            .filter(|r| annotation(self.d, REVISION) != Some(r.as_str()));
+        if let Some(r) = &revised {
+            d.metadata
+                .annotations
+                .get_or_insert_with(BTreeMap::new)
+                .insert(REVISION.into(), r.clone());
+        }
+        let same_status = self.d.status.as_ref() == Some(&self.status)
+            || (self.d.status.is_none() && self.status == DeploymentStatus::default());
+        if same_status && revised.is_none() {
             return Ok(());
         }
-        let mut d = self.d.clone();
         d.status = Some(self.status.clone());
         deployments.replace_status(name_of(&d.metadata)?, &PostParams::default(), &d)?;
         Ok(())

@@ -1,14 +1,21 @@
 //! A node agent standing in for the kubelet (and the scheduler): it runs
-//! every pod at once.
+//! every pod at once, on one node.
 //!
-//! Modelled: a `Pending` pod that is not being deleted gets, in one status
-//! write,
-//! - if a Job controls it: phase `Succeeded` (containers terminated with
-//!   exit code 0, reason `Completed`), or `Failed` (exit code 1, reason
-//!   `Error`) when its Job is named in the config's `fail` list;
-//! - otherwise: phase `Running`, conditions `PodScheduled`, `Initialized`,
-//!   `ContainersReady` and `Ready` all `True`, and a running, ready, started
-//!   status for each container.
+//! Modelled: a `Pending` pod that is not being deleted is
+//! - bound to the node [`NODE`] if no node runs it yet (a `v1` Binding, as
+//!   the scheduler writes it: `spec.nodeName` and `PodScheduled`), then
+//! - given, in one status write,
+//!   - if a Job controls it: phase `Succeeded` (containers terminated with
+//!     exit code 0, reason `Completed`), or `Failed` (exit code 1, reason
+//!     `Error`) when its Job is named in the config's `fail` list;
+//!   - otherwise: phase `Running`, conditions `PodScheduled`,
+//!     `Initialized`, `ContainersReady` and `Ready` all `True`, and a
+//!     running, ready, started status for each container.
+//!
+//! A bound pod that is deleted stays `Terminating` (the API server's
+//! graceful deletion) until the kubelet has stopped it: it then deletes it
+//! with a grace period of zero and a uid precondition, as the kubelet's
+//! status manager does. Until that step, old and new pods coexist.
 //!
 //! Config: `{"fail": ["<job name>", ...]}`: every pod of those Jobs fails.
 //! A pod's fate is a function of the pod alone. A count such as "fail the
@@ -17,18 +24,18 @@
 //! states differ by which pod names failed, a divergence that says nothing
 //! about the controllers.
 //!
-//! Left out: scheduling (`spec.nodeName` stays unset), pod IPs, image pulls,
-//! probes, restarts (`restartPolicy: OnFailure` fails like `Never`),
-//! graceful termination (kcheck deletes a pod without finalizers at once),
-//! and a pod going from `Running` to a terminal phase later.
+//! Left out: scheduling decisions (one node, no resources or affinity), pod
+//! IPs, image pulls, probes, restarts (`restartPolicy: OnFailure` fails
+//! like `Never`), the terminal status a stopped pod gets before its final
+//! delete, and a pod going from `Running` to a terminal phase later.
 
 use k8s_openapi::api::core::v1::{
-    ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStatus, Pod,
-    PodCondition, PodStatus,
+    Binding, ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStatus,
+    ObjectReference, Pod, PodCondition, PodStatus,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kcheck_engine::api::ObjectKey;
-use kcheck_engine::client::{Api, PostParams};
+use kcheck_engine::client::{Api, DeleteParams, PostParams, Preconditions};
 use kcheck_engine::runtime::{Action, Ctx, ReconcileError, Reconciler, Watches};
 use serde_json::Value;
 
@@ -75,8 +82,18 @@ impl Reconciler for Kubelet {
         let Some(mut pod) = pods.get_opt(&request.name)? else {
             return Ok(Action::await_change());
         };
-        if is_deleting(&pod.metadata) || phase(&pod) != "Pending" {
+        if is_deleting(&pod.metadata) {
+            stop(&pods, &pod)?;
             return Ok(Action::await_change());
+        }
+        if phase(&pod) != "Pending" {
+            return Ok(Action::await_change());
+        }
+        if node_name(&pod).is_none() {
+            bind(ctx, &pod, namespace)?;
+            // The status write follows the binding's: unconditional, as the
+            // status manager's patch is.
+            pod.metadata.resource_version = None;
         }
         let job = controller_of(&pod.metadata)
             .filter(|r| r.kind == "Job" && r.api_version.starts_with("batch/"))
@@ -88,6 +105,58 @@ impl Reconciler for Kubelet {
         pod.status = Some(status);
         pods.replace_status(&request.name, &PostParams::default(), &pod)?;
         Ok(Action::await_change())
+    }
+}
+
+/// The node this stand-in runs every pod on.
+pub const NODE: &str = "node-1";
+
+fn node_name(pod: &Pod) -> Option<&str> {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_deref())
+        .filter(|n| !n.is_empty())
+}
+
+/// Binds the pod to [`NODE`], as the scheduler does.
+fn bind(ctx: &Ctx<'_>, pod: &Pod, namespace: &str) -> Result<(), ReconcileError> {
+    let bindings: Api<Binding> = Api::namespaced(ctx.client(), namespace);
+    let binding = Binding {
+        metadata: ObjectMeta {
+            name: pod.metadata.name.clone(),
+            namespace: Some(namespace.to_string()),
+            ..ObjectMeta::default()
+        },
+        target: ObjectReference {
+            kind: Some("Node".into()),
+            name: Some(NODE.into()),
+            ..ObjectReference::default()
+        },
+    };
+    bindings.create(&PostParams::default(), &binding)?;
+    Ok(())
+}
+
+/// Ends the graceful deletion of a pod this node runs: deletes it with no
+/// grace period, only if it is still the same pod.
+fn stop(pods: &Api<'_, Pod>, pod: &Pod) -> Result<(), ReconcileError> {
+    let graceful = pod.metadata.deletion_grace_period_seconds.unwrap_or(0) > 0;
+    if !graceful || node_name(pod).is_none() {
+        return Ok(());
+    }
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let params = DeleteParams {
+        grace_period_seconds: Some(0),
+        preconditions: Some(Preconditions {
+            uid: pod.metadata.uid.clone(),
+            resource_version: None,
+        }),
+        ..DeleteParams::default()
+    };
+    match pods.delete(&name, &params) {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() || e.is_conflict() => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
 

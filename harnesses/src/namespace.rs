@@ -5,8 +5,8 @@
 //! serves: the built-in table and the cluster's CustomResourceDefinitions.
 //! Objects held by finalizers stay until their finalizers go; once nothing
 //! remains in the namespace, `kubernetes` is removed from the Namespace's
-//! `spec.finalizers` (an update; the real controller uses the `/finalize`
-//! subresource), which lets the server remove it. The API server already
+//! `spec.finalizers` through the `/finalize` subresource, which lets the
+//! server remove it. The API server already
 //! forbids new objects in a terminating namespace.
 //!
 //! Triggers: the Namespace itself, and objects of the watched kinds that
@@ -171,7 +171,7 @@ fn finalize(namespaces: &Api<'_, Namespace>, mut ns: Namespace) -> Result<(), Re
     }
     spec.finalizers = (!after.is_empty()).then_some(after);
     let name = ns.metadata.name.clone().unwrap_or_default();
-    match namespaces.replace(&name, &PostParams::default(), &ns) {
+    match namespaces.replace_finalize(&name, &PostParams::default(), &ns) {
         Ok(_) => Ok(()),
         Err(e) if e.is_not_found() => Ok(()),
         Err(e) => Err(e.into()),

@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod converged;
+pub mod deletion;
 pub mod error;
 pub mod history;
 pub mod key;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::apply::{self, ApplyError};
+use super::deletion;
 use super::error::ApiError;
 use super::history::{Event, EventType, KindLog, KindObjects, Stored};
 use super::key::{GroupKind, ObjectKey};
@@ -39,6 +40,9 @@ pub enum Subresource {
     Main,
     /// `/status`: everything but `status` is ignored.
     Status,
+    /// A Namespace's `/finalize`: the only write that changes its
+    /// `spec.finalizers`; `status` is ignored.
+    Finalize,
 }
 
 /// How a delete treats the object's dependents.
@@ -73,9 +77,16 @@ pub const ORPHAN_FINALIZER: &str = "orphan";
 /// Options of a delete.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeleteOptions {
-    /// Propagation policy; `None` is Background.
+    /// Propagation policy; `None` is the kind's default (Orphan for a
+    /// `batch/v1` Job, Background otherwise), unless an earlier delete's
+    /// `orphan` or `foregroundDeletion` finalizer is there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub propagation: Option<Propagation>,
+    /// Seconds a Pod may take to terminate; `None` is the Pod's
+    /// `terminationGracePeriodSeconds` (30 if unset), `Some(0)` deletes at
+    /// once. Only Pods a node runs are deleted gracefully.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_period_seconds: Option<i64>,
     /// Only delete if the object still has this uid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uid: Option<String>,
@@ -151,6 +162,12 @@ impl WriteRequest {
     pub fn target(&self) -> ObjectKey {
         match self {
             WriteRequest::Patch { key, .. } | WriteRequest::Delete { key, .. } => key.clone(),
+            // A Binding writes the Pod of its name.
+            WriteRequest::Create { object } if is_binding(object) => ObjectKey::new(
+                GroupKind::new("", "Pod"),
+                meta::namespace(object),
+                meta::name(object).unwrap_or(""),
+            ),
             WriteRequest::Create { object, .. }
             | WriteRequest::Update { object, .. }
             | WriteRequest::Apply { object, .. } => {
@@ -274,7 +291,12 @@ impl ApiServer {
 
     /// The current logical time as an RFC 3339 timestamp.
     pub fn now(&self) -> String {
-        let seconds = EPOCH_SECONDS + self.clock as i64;
+        self.at(0)
+    }
+
+    /// The logical time `seconds` from now, as an RFC 3339 timestamp.
+    fn at(&self, seconds: i64) -> String {
+        let seconds = EPOCH_SECONDS + self.clock as i64 + seconds;
         jiff::Timestamp::from_second(seconds)
             .expect("logical time is in range")
             .to_string()
@@ -498,7 +520,17 @@ impl ApiServer {
         if !object.is_object() {
             return Err(ApiError::bad_request("the object must be a JSON map"));
         }
+        if is_binding(&object) {
+            return self.bind(&object);
+        }
         let info = self.info_of(&object)?.clone();
+        // A scenario's initial objects may come from `kubectl get`; a
+        // client's create may not carry a resourceVersion.
+        if !keep_status && meta::resource_version(&object).is_some_and(|rv| !rv.is_empty()) {
+            return Err(ApiError::bad_request(
+                "resourceVersion should not be set on objects to be created",
+            ));
+        }
         if !info.namespaced {
             meta::metadata_mut(&mut object).remove("namespace");
         }
@@ -534,6 +566,52 @@ impl ApiServer {
             self.generated.insert(counter_key, next);
         }
         Ok(self.commit(key, object, managed, EventType::Added))
+    }
+
+    /// A `v1` Binding: assigns the Pod it names to a node, as the scheduler
+    /// does (the pod REST's `BindingREST.Create` and `setPodNodeAndMetadata`):
+    /// sets `spec.nodeName` and the `PodScheduled` condition. Conflict if the
+    /// Pod already has a node or is being deleted. A Binding is not stored.
+    fn bind(&mut self, binding: &Value) -> Result<WriteResult, ApiError> {
+        let key = binding_pod(binding)?;
+        let node = binding
+            .pointer("/target/name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| ApiError::invalid("target.name: Required value"))?;
+        let stored = self.get(&key)?.clone();
+        let conflict = |why: String| {
+            ApiError::conflict(format!(
+                "Operation cannot be fulfilled on pods/binding {:?}: {why}",
+                key.name
+            ))
+        };
+        if meta::is_deleting(&stored.object) {
+            return Err(conflict(format!(
+                "pod {} is being deleted, cannot be assigned to a host",
+                key.name
+            )));
+        }
+        if let Some(bound) = stored
+            .object
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+        {
+            return Err(conflict(format!(
+                "pod {} is already assigned to node {bound:?}",
+                key.name
+            )));
+        }
+        let mut pod = stored.object.clone();
+        pod["spec"]["nodeName"] = Value::String(node.to_string());
+        let status = pod
+            .as_object_mut()
+            .expect("stored objects are maps")
+            .entry("status")
+            .or_insert_with(|| json!({}));
+        set_pod_scheduled(status, &self.now());
+        Ok(self.commit(key, pod, stored.managed.clone(), EventType::Modified))
     }
 
     /// Creates from a server-side apply of a missing object.
@@ -572,6 +650,7 @@ impl ApiServer {
         let stored = self.get(&key)?.clone();
         check_subresource(&info, sub)?;
         check_preconditions(&info, &stored, object)?;
+        check_update_metadata(&info, &stored, object)?;
         let candidate = merge_for_update(&info, &stored.object, object, sub);
         let managed = apply::record_update(
             Some((&stored.object, &stored.managed)),
@@ -666,25 +745,41 @@ impl ApiServer {
                 &current_rv,
             ));
         }
-        if meta::is_deleting(&stored.object) {
+        let deleting = meta::is_deleting(&stored.object);
+        let pending = deletion::pending_grace(&stored.object);
+        let mut object = stored.object.clone();
+        let grace = match pending {
+            // A graceful deletion under way may only be shortened, and
+            // meanwhile finalizers are left alone (`rest.BeforeDelete`).
+            Some(pending) => match options.grace_period_seconds {
+                Some(shorter) if shorter < pending => {
+                    let at = self.deletion_timestamp(&stored.object, shorter - pending);
+                    set_deletion(&mut object, at, shorter);
+                    shorter
+                }
+                _ => return Ok(noop(key.clone(), stored)),
+            },
+            None if deleting => 0,
+            None => deletion::grace_period(&info.group_kind, &object, options),
+        };
+        let before = meta::finalizers(&object);
+        let finalizers = deletion::gc_finalizers(&info.group_kind, &before, options);
+        if pending.is_none() {
+            meta::set_finalizers(&mut object, &finalizers);
+        }
+        let is_namespace = info.group_kind == namespace_kind();
+        if grace == 0 && meta::finalizers(&object).is_empty() && !is_namespace {
+            // The last state a watcher sees is the one the delete made.
+            let last = Arc::new(Stored::new(object, stored.managed.clone(), stored.rv));
+            return Ok(self.remove(key.clone(), last));
+        }
+        if deleting && object == stored.object {
             return Ok(noop(key.clone(), stored));
         }
-        let mut object = stored.object.clone();
-        let mut finalizers = meta::finalizers(&object);
-        if let Some(f) = options.propagation.and_then(Propagation::finalizer)
-            && !finalizers.iter().any(|x| x == f)
-        {
-            finalizers.push(f.to_string());
+        if !deleting {
+            set_deletion(&mut object, self.at(grace), grace);
+            bump_generation(&mut object);
         }
-        meta::set_finalizers(&mut object, &finalizers);
-        let is_namespace = info.group_kind == namespace_kind();
-        if finalizers.is_empty() && !is_namespace {
-            return Ok(self.remove(key.clone(), stored));
-        }
-        let meta = meta::metadata_mut(&mut object);
-        meta.insert("deletionTimestamp".into(), Value::String(self.now()));
-        meta.insert("deletionGracePeriodSeconds".into(), json!(0));
-        bump_generation(&mut object);
         if is_namespace {
             object["status"] = json!({"phase": "Terminating"});
         }
@@ -694,6 +789,14 @@ impl ApiServer {
             stored.managed.clone(),
             EventType::Modified,
         ))
+    }
+
+    /// The stored deletion timestamp moved by `seconds`.
+    fn deletion_timestamp(&self, object: &Value, seconds: i64) -> String {
+        meta::meta_str(object, "deletionTimestamp")
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .and_then(|t| t.checked_add(jiff::SignedDuration::from_secs(seconds)).ok())
+            .map_or_else(|| self.now(), |t| t.to_string())
     }
 
     /// Validates and stores an updated object and its managers, or
@@ -906,6 +1009,41 @@ impl ApiServer {
     }
 }
 
+/// Whether a created object is a `v1` Binding (not stored: it binds a Pod).
+pub fn is_binding(object: &Value) -> bool {
+    object.get("apiVersion") == Some(&json!("v1")) && object.get("kind") == Some(&json!("Binding"))
+}
+
+/// The Pod a Binding binds: same name and namespace.
+fn binding_pod(binding: &Value) -> Result<ObjectKey, ApiError> {
+    let name = meta::name(binding)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| ApiError::invalid("metadata.name: Required value"))?;
+    Ok(ObjectKey::new(
+        GroupKind::new("", "Pod"),
+        Some(meta::namespace(binding).unwrap_or("default")),
+        name,
+    ))
+}
+
+/// Sets the `PodScheduled` condition `True` (`podutil.UpdatePodCondition`:
+/// the transition time changes only with the status).
+fn set_pod_scheduled(status: &mut Value, now: &str) {
+    let Some(status) = status.as_object_mut() else {
+        return;
+    };
+    let conditions = status.entry("conditions").or_insert_with(|| json!([]));
+    let Some(list) = conditions.as_array_mut() else {
+        return;
+    };
+    let scheduled = json!({"type": "PodScheduled", "status": "True", "lastTransitionTime": now});
+    match list.iter_mut().find(|c| c["type"] == "PodScheduled") {
+        Some(c) if c["status"] == "True" => {}
+        Some(c) => *c = scheduled,
+        None => list.push(scheduled),
+    }
+}
+
 fn crd_kind() -> GroupKind {
     GroupKind::new("apiextensions.k8s.io", "CustomResourceDefinition")
 }
@@ -955,15 +1093,50 @@ fn sub_name(sub: Subresource) -> Option<&'static str> {
     match sub {
         Subresource::Main => None,
         Subresource::Status => Some("status"),
+        Subresource::Finalize => Some("finalize"),
     }
 }
 
 fn check_subresource(info: &KindInfo, sub: Subresource) -> Result<(), ApiError> {
+    if sub == Subresource::Finalize && info.group_kind != namespace_kind() {
+        return Err(ApiError::not_found(format!(
+            "the server could not find the requested resource: {} has no finalize subresource",
+            resource_name(info)
+        )));
+    }
     if sub == Subresource::Status && !info.status_subresource {
         return Err(ApiError::not_found(format!(
             "the server could not find the requested resource: {} has no status subresource",
             resource_name(info)
         )));
+    }
+    Ok(())
+}
+
+/// What an update may not do to metadata: leave out the resourceVersion of
+/// a custom resource (its strategy refuses unconditional updates, unlike
+/// most built-in kinds'), or set a `deletionTimestamp` only a delete sets
+/// (`ValidateObjectMetaUpdate`: the field is immutable).
+fn check_update_metadata(info: &KindInfo, stored: &Stored, object: &Value) -> Result<(), ApiError> {
+    let invalid = |field: &str, value: &str, why: &str| {
+        ApiError::invalid(format!("metadata.{field}: Invalid value: {value}: {why}"))
+    };
+    if info.custom && meta::resource_version(object).is_none_or(str::is_empty) {
+        return Err(invalid(
+            "resourceVersion",
+            "0x0",
+            "must be specified for an update",
+        ));
+    }
+    let deletion = |o: &Value| meta::meta_str(o, "deletionTimestamp").map(str::to_string);
+    if let Some(at) = deletion(object)
+        && Some(&at) != deletion(&stored.object).as_ref()
+    {
+        return Err(invalid(
+            "deletionTimestamp",
+            &format!("{at:?}"),
+            "field is immutable; may only be changed via deletion",
+        ));
     }
     Ok(())
 }
@@ -1003,9 +1176,17 @@ fn merge_for_update(info: &KindInfo, stored: &Value, body: &Value, sub: Subresou
                 Some(status) => map.insert("status".into(), status.clone()),
                 None => map.remove("status"),
             };
+            if status_writes_annotations(info) {
+                let annotations = meta::metadata(body).and_then(|m| m.get("annotations"));
+                let meta = meta::metadata_mut(&mut out);
+                match annotations {
+                    Some(a) => meta.insert("annotations".into(), a.clone()),
+                    None => meta.remove("annotations"),
+                };
+            }
             out
         }
-        Subresource::Main => {
+        Subresource::Main | Subresource::Finalize => {
             let mut out = body.clone();
             if info.status_subresource {
                 let map = out.as_object_mut().expect("checked map");
@@ -1013,6 +1194,9 @@ fn merge_for_update(info: &KindInfo, stored: &Value, body: &Value, sub: Subresou
                     Some(status) => map.insert("status".into(), status.clone()),
                     None => map.remove("status"),
                 };
+            }
+            if sub == Subresource::Main && info.group_kind == namespace_kind() {
+                keep_spec_finalizers(stored, &mut out);
             }
             out
         }
@@ -1031,10 +1215,10 @@ fn config_for_subresource(info: &KindInfo, config: &Value, sub: Subresource) -> 
     let mut out = config.clone();
     let map = out.as_object_mut().expect("checked map");
     match sub {
-        Subresource::Main if info.status_subresource => {
+        Subresource::Main | Subresource::Finalize if info.status_subresource => {
             map.remove("status");
         }
-        Subresource::Main => {}
+        Subresource::Main | Subresource::Finalize => {}
         Subresource::Status => {
             map.retain(|k, _| matches!(k.as_str(), "apiVersion" | "kind" | "metadata" | "status"));
             if let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -1045,6 +1229,30 @@ fn config_for_subresource(info: &KindInfo, config: &Value, sub: Subresource) -> 
         }
     }
     out
+}
+
+/// Whether a `/status` write also sets the object's annotations: a
+/// Deployment's does (`deploymentStatusStrategy.PrepareForUpdate` resets
+/// only its spec and labels), which is how the Deployment controller
+/// records its revision. Other kinds keep their stored metadata.
+fn status_writes_annotations(info: &KindInfo) -> bool {
+    info.group_kind == GroupKind::new("apps", "Deployment")
+}
+
+/// A Namespace's `spec.finalizers` changes only through `/finalize` (the
+/// namespace strategy's `PrepareForUpdate` keeps the stored ones).
+fn keep_spec_finalizers(stored: &Value, out: &mut Value) {
+    let Some(out) = out.as_object_mut() else {
+        return;
+    };
+    let stored = stored.pointer("/spec/finalizers").cloned();
+    let spec = out.entry("spec").or_insert_with(|| json!({}));
+    if let Some(spec) = spec.as_object_mut() {
+        match stored {
+            Some(finalizers) => spec.insert("finalizers".into(), finalizers),
+            None => spec.remove("finalizers"),
+        };
+    }
 }
 
 /// Server-owned metadata cannot be changed by a write (managedFields are
@@ -1090,6 +1298,14 @@ fn without_cluster_namespace<'a>(info: &KindInfo, object: &'a Value) -> Cow<'a, 
     let mut owned = object.clone();
     meta::metadata_mut(&mut owned).remove("namespace");
     Cow::Owned(owned)
+}
+
+/// Marks an object deleting: `deletionTimestamp` (when a graceful deletion
+/// ends) and `deletionGracePeriodSeconds`.
+fn set_deletion(object: &mut Value, at: String, grace: i64) {
+    let meta = meta::metadata_mut(object);
+    meta.insert("deletionTimestamp".into(), Value::String(at));
+    meta.insert("deletionGracePeriodSeconds".into(), json!(grace));
 }
 
 fn bump_generation(object: &mut Value) {
@@ -1169,5 +1385,7 @@ fn name_suffix(counter_key: &GeneratedKey, n: u32) -> String {
         .collect()
 }
 
+#[cfg(test)]
+mod fidelity_delete;
 #[cfg(test)]
 mod tests;

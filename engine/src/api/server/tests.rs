@@ -19,7 +19,7 @@ use crate::hash::{StateDigest, entry_hash, object_hash};
 
 // ----- fixtures ------------------------------------------------------------
 
-fn cm_key(name: &str) -> ObjectKey {
+pub(super) fn cm_key(name: &str) -> ObjectKey {
     ObjectKey::new(GroupKind::new("", "ConfigMap"), Some("default"), name)
 }
 
@@ -27,11 +27,11 @@ fn deploy_key(name: &str) -> ObjectKey {
     ObjectKey::new(GroupKind::new("apps", "Deployment"), Some("default"), name)
 }
 
-fn ns_key(name: &str) -> ObjectKey {
+pub(super) fn ns_key(name: &str) -> ObjectKey {
     ObjectKey::new(GroupKind::new("", "Namespace"), None, name)
 }
 
-fn cm_json(name: &str, data: Value) -> Value {
+pub(super) fn cm_json(name: &str, data: Value) -> Value {
     json!({"apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": name, "namespace": "default"}, "data": data})
 }
@@ -70,13 +70,13 @@ fn deployment(name: &str, replicas: i64) -> Deployment {
     .expect("a valid Deployment")
 }
 
-fn pod_json(name: &str, labels: Value) -> Value {
+pub(super) fn pod_json(name: &str, labels: Value) -> Value {
     json!({"apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": name, "namespace": "default", "labels": labels},
         "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
 }
 
-fn create(server: &mut ApiServer, object: Value) -> WriteResult {
+pub(super) fn create(server: &mut ApiServer, object: Value) -> WriteResult {
     server
         .write(&WriteRequest::Create { object }, "test")
         .expect("create succeeds")
@@ -111,7 +111,7 @@ fn patch(server: &mut ApiServer, key: &ObjectKey, patch: PatchBody) -> WriteResu
         .expect("patch succeeds")
 }
 
-fn delete(
+pub(super) fn delete(
     server: &mut ApiServer,
     key: &ObjectKey,
     propagation: Option<Propagation>,
@@ -132,7 +132,7 @@ fn delete(
 }
 
 /// An object as the server shows it (with `metadata.managedFields`).
-fn object(server: &ApiServer, key: &ObjectKey) -> Value {
+pub(super) fn object(server: &ApiServer, key: &ObjectKey) -> Value {
     server.get(key).expect("object exists").to_json()
 }
 
@@ -1071,11 +1071,12 @@ fn create_in_terminating_namespace_is_forbidden() {
          because it is being terminated"
     );
 
-    // It stays until the namespace controller empties spec.finalizers.
+    // It stays until the namespace controller empties spec.finalizers
+    // through /finalize.
     let mut finalized = namespaces.get("prod").unwrap();
     finalized.spec.as_mut().unwrap().finalizers = Some(vec![]);
     namespaces
-        .replace("prod", &PostParams::default(), &finalized)
+        .replace_finalize("prod", &PostParams::default(), &finalized)
         .unwrap();
     assert!(namespaces.get("prod").unwrap_err().is_not_found());
 }
@@ -1265,7 +1266,7 @@ fn patch_err(server: &mut ApiServer, key: &ObjectKey, merge: Value) -> ApiError 
 
 // ----- custom resources ----------------------------------------------------
 
-fn crd(kind: &str, plural: &str, scope: &str, status: bool) -> Value {
+pub(super) fn crd(kind: &str, plural: &str, scope: &str, status: bool) -> Value {
     let mut version = json!({"name": "v1", "served": true, "storage": true,
         "schema": {"openAPIV3Schema": {"type": "object", "properties": {
             "spec": {"type": "object", "properties": {
