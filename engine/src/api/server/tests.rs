@@ -76,7 +76,7 @@ fn pod_json(name: &str, labels: Value) -> Value {
         "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
 }
 
-fn create(server: &mut ApiServer, object: Value) -> WriteResult {
+pub(super) fn create(server: &mut ApiServer, object: Value) -> WriteResult {
     server
         .write(&WriteRequest::Create { object }, "test")
         .expect("create succeeds")
@@ -98,7 +98,7 @@ fn apply_as(
     )
 }
 
-fn patch(server: &mut ApiServer, key: &ObjectKey, patch: PatchBody) -> WriteResult {
+pub(super) fn patch(server: &mut ApiServer, key: &ObjectKey, patch: PatchBody) -> WriteResult {
     server
         .write(
             &WriteRequest::Patch {
@@ -132,7 +132,7 @@ fn delete(
 }
 
 /// An object as the server shows it (with `metadata.managedFields`).
-fn object(server: &ApiServer, key: &ObjectKey) -> Value {
+pub(super) fn object(server: &ApiServer, key: &ObjectKey) -> Value {
     server.get(key).expect("object exists").to_json()
 }
 
@@ -1265,7 +1265,7 @@ fn patch_err(server: &mut ApiServer, key: &ObjectKey, merge: Value) -> ApiError 
 
 // ----- custom resources ----------------------------------------------------
 
-fn crd(kind: &str, plural: &str, scope: &str, status: bool) -> Value {
+pub(super) fn crd(kind: &str, plural: &str, scope: &str, status: bool) -> Value {
     let mut version = json!({"name": "v1", "served": true, "storage": true,
         "schema": {"openAPIV3Schema": {"type": "object", "properties": {
             "spec": {"type": "object", "properties": {
