@@ -1176,6 +1176,6 @@ fn name_suffix(counter_key: &GeneratedKey, n: u32) -> String {
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod fidelity_patch;
+#[cfg(test)]
+mod tests;

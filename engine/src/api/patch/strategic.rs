@@ -46,7 +46,11 @@ const SET_ORDER: &str = "$setElementOrder";
 const DELETE_PRIMITIVES: &str = "$deleteFromPrimitiveList";
 
 /// Applies a strategic merge patch (a JSON map) to an object (a JSON map).
-pub(super) fn apply(target: &Value, patch: &Map<String, Value>, rules: &ListRules) -> Result<Value, ApiError> {
+pub(super) fn apply(
+    target: &Value,
+    patch: &Map<String, Value>,
+    rules: &ListRules,
+) -> Result<Value, ApiError> {
     let original = target.as_object().cloned().unwrap_or_default();
     let merger = Merger { rules };
     let merged = merger.merge_map(original, patch.clone(), &mut Vec::new())?;
@@ -109,9 +113,9 @@ impl Merger<'_> {
             (Value::Object(o), Value::Object(p)) => {
                 self.merge_map(o, p, path).map(|m| Some(Value::Object(m)))
             }
-            (Value::Array(o), Value::Array(p)) => {
-                self.merge_list(o, p, deletion, path).map(|l| Some(Value::Array(l)))
-            }
+            (Value::Array(o), Value::Array(p)) => self
+                .merge_list(o, p, deletion, path)
+                .map(|l| Some(Value::Array(l))),
             (o, p) if same_kind(&o, &p) || !deletion => Ok(new_value(p)),
             (o, _) => Ok(Some(o)),
         };
@@ -148,7 +152,13 @@ impl Merger<'_> {
         if strategy.is_none() && !deletion {
             return Ok(patch.into_iter().map(strip_directive_keys).collect());
         }
-        self.merge_slice(original, patch, strategy.flatten().as_deref(), deletion, path)
+        self.merge_slice(
+            original,
+            patch,
+            strategy.flatten().as_deref(),
+            deletion,
+            path,
+        )
     }
 
     /// strategicpatch.mergeSlice: a list with patchStrategy=merge.
@@ -166,7 +176,10 @@ impl Merger<'_> {
         let is_map = element_kind(&original, &patch)? == Kind::Object;
         if !is_map {
             if deletion {
-                return Ok(original.into_iter().filter(|v| !patch.contains(v)).collect());
+                return Ok(original
+                    .into_iter()
+                    .filter(|v| !patch.contains(v))
+                    .collect());
             }
             let mut merged: Vec<Value> = Vec::new();
             for item in original.iter().chain(&patch) {
@@ -221,11 +234,15 @@ impl Merger<'_> {
         patch: &mut Map<String, Value>,
         path: &mut Vec<String>,
     ) -> Result<(), ApiError> {
-        let keys: Vec<String> = patch.keys().filter(|k| k.starts_with(SET_ORDER)).cloned().collect();
+        let keys: Vec<String> = patch
+            .keys()
+            .filter(|k| k.starts_with(SET_ORDER))
+            .cloned()
+            .collect();
         for directive in keys {
-            let order = patch.remove(&directive).unwrap_or_default();
-            let Value::Array(order) = order else {
-                return Err(bad_arg_type("[]interface {}", &order));
+            let order = match patch.remove(&directive) {
+                Some(Value::Array(order)) => order,
+                other => return Err(bad_arg_type("[]interface {}", &other.unwrap_or_default())),
             };
             let field = directive_field(&directive, SET_ORDER)?;
             let stored = list_at(original, &field)?;
@@ -272,7 +289,10 @@ impl Merger<'_> {
 }
 
 /// strategicpatch.handleDirectiveInMergeMap: `$patch` in a map.
-fn map_directive(directive: &Value, patch: Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
+fn map_directive(
+    directive: &Value,
+    patch: Map<String, Value>,
+) -> Result<Map<String, Value>, ApiError> {
     match directive.as_str() {
         Some("replace") => match strip_directive_keys(Value::Object(patch)) {
             Value::Object(m) => Ok(m),
@@ -285,7 +305,10 @@ fn map_directive(directive: &Value, patch: Map<String, Value>) -> Result<Map<Str
 
 /// strategicpatch.applyRetainKeysDirective: drops the stored keys that
 /// `$retainKeys` does not name; every key the patch sets must be named.
-fn retain_keys(original: &mut Map<String, Value>, patch: &mut Map<String, Value>) -> Result<(), ApiError> {
+fn retain_keys(
+    original: &mut Map<String, Value>,
+    patch: &mut Map<String, Value>,
+) -> Result<(), ApiError> {
     let Some(retain) = patch.remove(RETAIN_KEYS) else {
         return Ok(());
     };
@@ -324,9 +347,16 @@ fn special_elements(
             }
             Some("replace") => replace = true,
             Some("merge") => {
-                return Err(server_error("merging lists cannot yet be specified in the patch"));
+                return Err(server_error(
+                    "merging lists cannot yet be specified in the patch",
+                ));
             }
-            _ => return Err(bad_patch_type(directive, item.as_object().unwrap_or(&Map::new()))),
+            _ => {
+                return Err(bad_patch_type(
+                    directive,
+                    item.as_object().unwrap_or(&Map::new()),
+                ));
+            }
         }
     }
     if replace {
@@ -394,7 +424,9 @@ fn index_in(order: &[Value], item: &Value, key: Option<&str>) -> Option<usize> {
 /// partitionPrimitivesByPresentInList / partitionMapsByPresentInList: the
 /// items `by` names, and the others, each in their order.
 fn partition(items: Vec<Value>, by: &[Value], key: Option<&str>) -> (Vec<Value>, Vec<Value>) {
-    items.into_iter().partition(|item| index_in(by, item, key).is_some())
+    items
+        .into_iter()
+        .partition(|item| index_in(by, item, key).is_some())
 }
 
 /// strategicpatch.normalizeElementOrder: sorts the patch's items by
@@ -415,7 +447,10 @@ fn normalize_order(
     let mut out = Vec::with_capacity(left.len() + right.len());
     let (mut left, mut right) = (left.into_iter().peekable(), right.into_iter().peekable());
     while let (Some(l), Some(r)) = (left.peek(), right.peek()) {
-        let before = match (index_in(server_order, l, key), index_in(server_order, r, key)) {
+        let before = match (
+            index_in(server_order, l, key),
+            index_in(server_order, r, key),
+        ) {
             (Some(li), Some(ri)) => li < ri,
             _ => false,
         };
@@ -579,7 +614,9 @@ fn directive_field(key: &str, prefix: &str) -> Result<String, ApiError> {
         _ if prefix == SET_ORDER => Err(ApiError::bad_request(
             "invalid patch format of setElementOrder list",
         )),
-        _ => Err(ApiError::bad_request("invalid patch format of primitive list")),
+        _ => Err(ApiError::bad_request(
+            "invalid patch format of primitive list",
+        )),
     }
 }
 
@@ -601,7 +638,9 @@ fn server_error(message: impl Into<String>) -> ApiError {
 
 /// mergepatch.ErrBadPatchType.
 fn bad_patch_type(directive: &Value, map: &Map<String, Value>) -> ApiError {
-    let name = directive.as_str().map_or_else(|| directive.to_string(), str::to_string);
+    let name = directive
+        .as_str()
+        .map_or_else(|| directive.to_string(), str::to_string);
     server_error(format!(
         "unknown patch type: {name} in map: {}",
         Value::Object(map.clone())
@@ -610,7 +649,9 @@ fn bad_patch_type(directive: &Value, map: &Map<String, Value>) -> ApiError {
 
 /// mergepatch.ErrNoMergeKey.
 fn no_merge_key(item: &Value, key: &str) -> ApiError {
-    server_error(format!("map: {item} does not contain declared merge key: {key}"))
+    server_error(format!(
+        "map: {item} does not contain declared merge key: {key}"
+    ))
 }
 
 /// mergepatch.ErrBadArgType.

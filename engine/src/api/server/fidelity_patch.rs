@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::tests::{create, crd, object, patch};
+use super::tests::{crd, create, object, patch};
 use super::*;
 use crate::api::error::Reason;
 
@@ -31,18 +31,25 @@ fn strategic_merge_patch_on_a_custom_resource_is_415_and_merge_patch_works() {
     let before = object(&server, &key);
 
     let smp = PatchBody::Strategic(json!({"spec": {"size": 2}}));
-    let err = server
-        .write(&patch_request(&key, smp), "test")
-        .unwrap_err();
+    let err = server.write(&patch_request(&key, smp), "test").unwrap_err();
     assert_eq!(err.code(), 415, "{err}");
     assert_eq!(err.reason, Reason::UnsupportedMediaType);
     assert!(
-        err.message.starts_with("the body of the request was in an unknown format"),
+        err.message
+            .starts_with("the body of the request was in an unknown format"),
         "{err}"
     );
-    assert_eq!(object(&server, &key), before, "a refused patch changes nothing");
+    assert_eq!(
+        object(&server, &key),
+        before,
+        "a refused patch changes nothing"
+    );
 
-    let merged = patch(&mut server, &key, PatchBody::Merge(json!({"spec": {"size": 2}})));
+    let merged = patch(
+        &mut server,
+        &key,
+        PatchBody::Merge(json!({"spec": {"size": 2}})),
+    );
     assert_eq!(merged.object.object["spec"]["size"], 2);
 }
 
@@ -52,8 +59,10 @@ fn strategic_merge_patch_with_patch_delete_and_uid_releases_an_owned_object() {
     // [{"$patch":"delete","uid":..}],"uid":<object uid>}} (strategicpatch
     // mergeSliceWithSpecialElements), the uid a precondition.
     let mut server = ApiServer::new();
-    let owner = |uid: &str| json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
-        "name": uid, "uid": uid});
+    let owner = |uid: &str| {
+        json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "name": uid, "uid": uid})
+    };
     let cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": "c", "namespace": "default",
             "ownerReferences": [owner("u1"), owner("u2")]}});
@@ -66,12 +75,18 @@ fn strategic_merge_patch_with_patch_delete_and_uid_releases_an_owned_object() {
             "ownerReferences": [{"$patch": "delete", "uid": "u1"}], "uid": uid}}))
     };
     let err = server
-        .write(&patch_request(&key, release(&json!("someone-else"))), "test")
+        .write(
+            &patch_request(&key, release(&json!("someone-else"))),
+            "test",
+        )
         .unwrap_err();
     assert!(err.is_conflict(), "a uid precondition that fails: {err}");
 
     let out = patch(&mut server, &key, release(&uid));
-    assert_eq!(out.object.object["metadata"]["ownerReferences"], json!([owner("u2")]));
+    assert_eq!(
+        out.object.object["metadata"]["ownerReferences"],
+        json!([owner("u2")])
+    );
 }
 
 #[test]

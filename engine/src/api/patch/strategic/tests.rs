@@ -59,7 +59,10 @@ fn primitive_list_with_merge_strategy_is_a_union_new_items_first() {
     // strategicpatch.mergeSlice: patchStrategy=merge on a primitive list
     // (deduplicateScalars), ordered by normalizeElementOrder/mergeSortedSlice:
     // an item the stored list does not have goes before the server-only items.
-    let out = ok(finalizers(json!(["a"])), json!({"metadata": {"finalizers": ["b"]}}));
+    let out = ok(
+        finalizers(json!(["a"])),
+        json!({"metadata": {"finalizers": ["b"]}}),
+    );
     assert_eq!(out["metadata"]["finalizers"], json!(["b", "a"]));
     // An item the stored list has keeps its place, and nothing is doubled.
     let out = ok(
@@ -72,9 +75,15 @@ fn primitive_list_with_merge_strategy_is_a_union_new_items_first() {
 #[test]
 fn primitive_list_item_left_out_of_the_patch_is_kept() {
     // strategicpatch.mergeSlice: a merge never removes a stored scalar.
-    let out = ok(finalizers(json!(["a", "b"])), json!({"metadata": {"finalizers": ["b"]}}));
+    let out = ok(
+        finalizers(json!(["a", "b"])),
+        json!({"metadata": {"finalizers": ["b"]}}),
+    );
     assert_eq!(out["metadata"]["finalizers"], json!(["a", "b"]));
-    let out = ok(finalizers(json!(["a"])), json!({"metadata": {"finalizers": []}}));
+    let out = ok(
+        finalizers(json!(["a"])),
+        json!({"metadata": {"finalizers": []}}),
+    );
     assert_eq!(out["metadata"]["finalizers"], json!(["a"]));
 }
 
@@ -103,7 +112,10 @@ fn delete_from_primitive_list_on_a_missing_list_adds_nothing() {
 #[test]
 fn null_removes_a_primitive_list() {
     // strategicpatch.mergeMap: a null value deletes the key.
-    let out = ok(finalizers(json!(["a"])), json!({"metadata": {"finalizers": null}}));
+    let out = ok(
+        finalizers(json!(["a"])),
+        json!({"metadata": {"finalizers": null}}),
+    );
     assert_eq!(out, json!({"metadata": {"name": "o"}}));
 }
 
@@ -151,7 +163,10 @@ fn patch_replace_as_a_list_item_replaces_the_list() {
         containers(&["a", "b"]),
         json!({"spec": {"containers": [{"$patch": "replace"}, {"name": "c", "image": "c:2"}]}}),
     );
-    assert_eq!(out["spec"]["containers"], json!([{"name": "c", "image": "c:2"}]));
+    assert_eq!(
+        out["spec"]["containers"],
+        json!([{"name": "c", "image": "c:2"}])
+    );
 }
 
 #[test]
@@ -236,8 +251,15 @@ fn unknown_patch_directive_is_refused_as_mergemap_does() {
         let err = smp(containers(&["a"]), patch.clone()).unwrap_err();
         assert_eq!(err.reason, Reason::InternalError, "{patch}: {err}");
     }
-    let err = smp(containers(&["a"]), json!({"spec": {"$patch": "frobnicate"}})).unwrap_err();
-    assert!(err.message.starts_with("unknown patch type: frobnicate"), "{err}");
+    let err = smp(
+        containers(&["a"]),
+        json!({"spec": {"$patch": "frobnicate"}}),
+    )
+    .unwrap_err();
+    assert!(
+        err.message.starts_with("unknown patch type: frobnicate"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -259,7 +281,11 @@ fn malformed_directives_are_400_and_lists_of_lists_422() {
     )
     .unwrap_err();
     assert_eq!(err.code(), 422, "{err}");
-    let err = smp(containers(&["a"]), json!({"spec": {"containers": [{"image": "x"}]}})).unwrap_err();
+    let err = smp(
+        containers(&["a"]),
+        json!({"spec": {"containers": [{"image": "x"}]}}),
+    )
+    .unwrap_err();
     assert_eq!(err.code(), 500, "{err}");
 }
 
