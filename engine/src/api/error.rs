@@ -22,6 +22,9 @@ pub enum Reason {
     BadRequest,
     /// 405: the kind has no such subresource.
     MethodNotAllowed,
+    /// 415: the body's content type is not one the resource accepts, e.g.
+    /// a strategic merge patch on a custom resource.
+    UnsupportedMediaType,
     /// 500: the server failed (kcheck injects these as faults).
     InternalError,
 }
@@ -36,6 +39,7 @@ impl Reason {
             Reason::Forbidden => 403,
             Reason::BadRequest => 400,
             Reason::MethodNotAllowed => 405,
+            Reason::UnsupportedMediaType => 415,
             Reason::InternalError => 500,
         }
     }
@@ -89,6 +93,11 @@ impl ApiError {
     /// 400 BadRequest.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(Reason::BadRequest, message)
+    }
+
+    /// 415 UnsupportedMediaType.
+    pub fn unsupported_media_type(message: impl Into<String>) -> Self {
+        Self::new(Reason::UnsupportedMediaType, message)
     }
 
     /// The HTTP status code.

@@ -1,10 +1,12 @@
-//! Patch bodies: JSON merge patch (RFC 7386), JSON patch (RFC 6902) and a
-//! strategic merge patch for the common list-map keys.
+//! Patch bodies: JSON merge patch (RFC 7386), JSON patch (RFC 6902) and
+//! strategic merge patch (in [`strategic`]).
+
+mod strategic;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use super::apply::{ListRules, ListType};
+use super::apply::ListRules;
 use super::error::ApiError;
 
 /// A patch, as the `Content-Type` of a Kubernetes PATCH names it.
@@ -17,9 +19,12 @@ pub enum PatchBody {
     /// `application/json-patch+json`: a list of operations.
     Json(json_patch::Patch),
     /// `application/strategic-merge-patch+json`: like a merge patch, but
-    /// lists with merge keys (containers by name, ...) merge item by item.
-    /// The `$patch`, `$retainKeys` and `$setElementOrder` directives are not
-    /// supported.
+    /// lists with the merge strategy merge: lists of maps item by item on
+    /// their merge key (containers by name, ...), lists of primitives
+    /// (`metadata.finalizers`) as a union. The `$patch`, `$retainKeys`,
+    /// `$deleteFromPrimitiveList` and `$setElementOrder` directives work as
+    /// in Kubernetes and are never stored. Built-in kinds only: the server
+    /// refuses it on a custom resource (415).
     Strategic(Value),
 }
 
@@ -35,80 +40,29 @@ impl PatchBody {
 
     /// Applies the patch to a copy of `target`.
     pub fn apply_to(&self, target: &Value, rules: &ListRules) -> Result<Value, ApiError> {
-        let mut out = target.clone();
         match self {
             PatchBody::Merge(p) => {
                 require_map(p)?;
+                let mut out = target.clone();
                 json_patch::merge(&mut out, p);
+                Ok(out)
             }
-            PatchBody::Json(p) => json_patch::patch(&mut out, &p.0).map_err(|e| {
-                ApiError::invalid(format!("the JSON patch could not be applied: {e}"))
-            })?,
-            PatchBody::Strategic(p) => {
-                require_map(p)?;
-                strategic_merge(&mut out, p, rules, &mut Vec::new());
+            PatchBody::Json(p) => {
+                let mut out = target.clone();
+                json_patch::patch(&mut out, &p.0).map_err(|e| {
+                    ApiError::invalid(format!("the JSON patch could not be applied: {e}"))
+                })?;
+                Ok(out)
             }
+            PatchBody::Strategic(p) => strategic::apply(target, require_map(p)?, rules),
         }
-        Ok(out)
     }
 }
 
-fn require_map(p: &Value) -> Result<(), ApiError> {
-    if p.is_object() {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request("a merge patch must be a JSON map"))
-    }
-}
-
-fn strategic_merge(target: &mut Value, patch: &Value, rules: &ListRules, path: &mut Vec<String>) {
-    let Some(patch_map) = patch.as_object() else {
-        *target = patch.clone();
-        return;
-    };
-    if !target.is_object() {
-        *target = Value::Object(Default::default());
-    }
-    let target_map = target.as_object_mut().expect("made a map above");
-    for (k, v) in patch_map {
-        if v.is_null() {
-            target_map.remove(k);
-            continue;
-        }
-        path.push(k.clone());
-        let slot = target_map.entry(k.clone()).or_insert(Value::Null);
-        match v {
-            Value::Object(_) => strategic_merge(slot, v, rules, path),
-            Value::Array(items) => merge_list(slot, items, rules, path),
-            _ => *slot = v.clone(),
-        }
-        path.pop();
-    }
-}
-
-fn merge_list(slot: &mut Value, items: &[Value], rules: &ListRules, path: &mut Vec<String>) {
-    let segments: Vec<&str> = path.iter().map(String::as_str).collect();
-    let ListType::Map(keys) = rules.list_type(&segments) else {
-        *slot = Value::Array(items.to_vec());
-        return;
-    };
-    let mut existing = match slot.take() {
-        Value::Array(v) => v,
-        _ => Vec::new(),
-    };
-    let key_of = |v: &Value| -> Vec<Value> {
-        keys.iter()
-            .map(|k| v.get(k).cloned().unwrap_or(Value::Null))
-            .collect()
-    };
-    for item in items {
-        let key = key_of(item);
-        match existing.iter_mut().find(|e| key_of(e) == key) {
-            Some(current) => strategic_merge(current, item, rules, path),
-            None => existing.push(item.clone()),
-        }
-    }
-    *slot = Value::Array(existing);
+/// The patch as a JSON map: merge patches must be one.
+fn require_map(p: &Value) -> Result<&Map<String, Value>, ApiError> {
+    p.as_object()
+        .ok_or_else(|| ApiError::bad_request("a merge patch must be a JSON map"))
 }
 
 #[cfg(test)]

@@ -670,6 +670,12 @@ impl ApiServer {
         manager: &str,
     ) -> Result<WriteResult, ApiError> {
         let info = self.kind_info(&key.kind)?.clone();
+        if info.custom && matches!(patch, PatchBody::Strategic(_)) {
+            return Err(ApiError::unsupported_media_type(
+                "the body of the request was in an unknown format - accepted media types include: \
+                 application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+            ));
+        }
         let stored = self.get(key)?.clone();
         check_subresource(&info, sub)?;
         let patched = patch.apply_to(&stored.object, &info.list_rules)?;
@@ -1387,5 +1393,7 @@ fn name_suffix(counter_key: &GeneratedKey, n: u32) -> String {
 
 #[cfg(test)]
 mod fidelity_delete;
+#[cfg(test)]
+mod fidelity_patch;
 #[cfg(test)]
 mod tests;

@@ -98,7 +98,7 @@ fn apply_as(
     )
 }
 
-fn patch(server: &mut ApiServer, key: &ObjectKey, patch: PatchBody) -> WriteResult {
+pub(super) fn patch(server: &mut ApiServer, key: &ObjectKey, patch: PatchBody) -> WriteResult {
     server
         .write(
             &WriteRequest::Patch {
@@ -846,10 +846,12 @@ fn strategic_merge_patch_merges_containers_by_name() {
         PatchBody::Strategic(json!({"spec": {"template": {"spec": {"containers": [
             {"name": "web", "image": "nginx:2"}, {"name": "log", "image": "fluentd"}]}}}})),
     );
+    // strategicpatch.normalizeElementOrder: the patch's items keep the
+    // patch's order and a new one goes before the stored items after it.
     assert_eq!(
         object(&server, &deploy_key("web"))["spec"]["template"]["spec"]["containers"],
-        json!([{"name": "web", "image": "nginx:2"}, {"name": "proxy", "image": "envoy"},
-            {"name": "log", "image": "fluentd"}])
+        json!([{"name": "web", "image": "nginx:2"}, {"name": "log", "image": "fluentd"},
+            {"name": "proxy", "image": "envoy"}])
     );
 }
 
