@@ -139,10 +139,9 @@ impl ListRules {
     /// The value a missing key field stands for when comparing keys: only the built-in port
     /// rules have one (protocol "TCP").
     fn key_default(&self, path: &[&str], field: &str) -> Option<Value> {
-        let builtin_ports =
-            self.defaults == Defaults::Builtin
-                && path.last() == Some(&"ports")
-                && self.overridden(path).is_none();
+        let builtin_ports = self.defaults == Defaults::Builtin
+            && path.last() == Some(&"ports")
+            && self.overridden(path).is_none();
         (builtin_ports && field == "protocol").then(|| Value::from("TCP"))
     }
 }

@@ -23,11 +23,11 @@ fn cm_key(name: &str) -> ObjectKey {
     ObjectKey::new(GroupKind::new("", "ConfigMap"), Some("default"), name)
 }
 
-fn deploy_key(name: &str) -> ObjectKey {
+pub(super) fn deploy_key(name: &str) -> ObjectKey {
     ObjectKey::new(GroupKind::new("apps", "Deployment"), Some("default"), name)
 }
 
-fn ns_key(name: &str) -> ObjectKey {
+pub(super) fn ns_key(name: &str) -> ObjectKey {
     ObjectKey::new(GroupKind::new("", "Namespace"), None, name)
 }
 
@@ -36,12 +36,12 @@ fn cm_json(name: &str, data: Value) -> Value {
         "metadata": {"name": name, "namespace": "default"}, "data": data})
 }
 
-fn deploy_json(name: &str, spec: Value) -> Value {
+pub(super) fn deploy_json(name: &str, spec: Value) -> Value {
     json!({"apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": name, "namespace": "default"}, "spec": spec})
 }
 
-fn deploy_spec(replicas: i64, containers: Value) -> Value {
+pub(super) fn deploy_spec(replicas: i64, containers: Value) -> Value {
     json!({"replicas": replicas, "selector": {"matchLabels": {"app": "web"}},
         "template": {"metadata": {"labels": {"app": "web"}},
             "spec": {"containers": containers}}})
@@ -76,7 +76,7 @@ fn pod_json(name: &str, labels: Value) -> Value {
         "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
 }
 
-fn create(server: &mut ApiServer, object: Value) -> WriteResult {
+pub(super) fn create(server: &mut ApiServer, object: Value) -> WriteResult {
     server
         .write(&WriteRequest::Create { object }, "test")
         .expect("create succeeds")
@@ -98,7 +98,7 @@ fn apply_as(
     )
 }
 
-fn patch(server: &mut ApiServer, key: &ObjectKey, patch: PatchBody) -> WriteResult {
+pub(super) fn patch(server: &mut ApiServer, key: &ObjectKey, patch: PatchBody) -> WriteResult {
     server
         .write(
             &WriteRequest::Patch {
@@ -132,7 +132,7 @@ fn delete(
 }
 
 /// An object as the server shows it (with `metadata.managedFields`).
-fn object(server: &ApiServer, key: &ObjectKey) -> Value {
+pub(super) fn object(server: &ApiServer, key: &ObjectKey) -> Value {
     server.get(key).expect("object exists").to_json()
 }
 
