@@ -1,9 +1,11 @@
 //! The validation the API server does: names, namespaces, labels and owner
 //! references of every object ([`object`]), and the kind-specific validation
 //! of the built-in kinds kcheck ships controllers for or that are commonly
-//! used (Deployment, ReplicaSet, Pod, Job, Service), after the typed decode
-//! of [`super::typed`]. Each check names the Kubernetes function it follows.
-//! Failures are 422 Invalid, naming the field.
+//! used (Deployment, ReplicaSet, StatefulSet, DaemonSet, Pod, Job,
+//! Service), after the typed decode of [`super::typed`], and their update
+//! validation against the stored object (immutable fields). Each check
+//! names the Kubernetes function it follows. Failures are 422 Invalid,
+//! naming the field.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
