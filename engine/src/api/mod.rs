@@ -16,6 +16,7 @@ pub mod patch;
 pub mod query;
 pub mod selector;
 pub mod server;
+pub mod strategy;
 pub mod typed;
 pub mod validation;
 

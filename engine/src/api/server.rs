@@ -19,6 +19,7 @@ use super::kinds::{KindInfo, KindRegistry};
 use super::meta;
 use super::patch::PatchBody;
 use super::query::ListQuery;
+use super::strategy;
 use super::typed::{self, Checks};
 use super::validation;
 use crate::hash::{Digest, StateDigest, entry_hash};
@@ -815,6 +816,7 @@ impl ApiServer {
         mut candidate: Value,
         managed: apply::ManagedFields,
     ) -> Result<WriteResult, ApiError> {
+        strategy::prepare_for_update(&info.group_kind, &stored.object, &mut candidate);
         validation::object(&candidate)?;
         if meta::is_deleting(&stored.object) {
             let before = meta::finalizers(&stored.object);
@@ -827,7 +829,9 @@ impl ApiServer {
                 ));
             }
         }
-        if spec_changed(info, &stored.object, &candidate) {
+        if spec_changed(info, &stored.object, &candidate)
+            || strategy::bumps_generation(&info.group_kind, &stored.object, &candidate)
+        {
             bump_generation(&mut candidate);
         }
         meta::metadata_mut(&mut candidate).insert(
@@ -978,6 +982,7 @@ impl ApiServer {
         meta.insert("uid".into(), Value::String(uid_for(key, incarnation)));
         meta.insert("creationTimestamp".into(), Value::String(now));
         meta.insert("generation".into(), json!(1));
+        strategy::prepare_for_create(&info.group_kind, object);
         if info.group_kind == namespace_kind() {
             // Like the namespace strategy: the `kubernetes` finalizer
             // always, so that the namespace controller empties it first.
@@ -1397,3 +1402,6 @@ mod fidelity_delete;
 mod fidelity_patch;
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod fidelity_strategy;

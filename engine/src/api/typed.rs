@@ -16,8 +16,8 @@
 
 use k8s_openapi::Resource;
 use k8s_openapi::api::apps::v1::{
-    ControllerRevision, DaemonSet, Deployment, DeploymentSpec, ReplicaSet, ReplicaSetSpec,
-    StatefulSet,
+    ControllerRevision, DaemonSet, DaemonSetSpec, Deployment, DeploymentSpec, ReplicaSet,
+    ReplicaSetSpec, StatefulSet, StatefulSetSpec,
 };
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::{CronJob, Job, JobSpec};
@@ -177,6 +177,18 @@ trait Typed: Resource + DeserializeOwned {
     fn validate_spec(&self, _object: &Value) -> Vec<FieldError> {
         Vec::new()
     }
+
+    /// The kind's validation of a spec update (Kubernetes'
+    /// `Validate<Kind>Update`: immutable fields), given the new and the
+    /// stored object as JSON. None by default.
+    fn validate_update(&self, _object: &Value, _previous: &Value) -> Vec<FieldError> {
+        Vec::new()
+    }
+}
+
+/// The `spec` of an object given as JSON (`null` if it has none).
+fn spec_of(object: &Value) -> &Value {
+    object.get("spec").unwrap_or(&Value::Null)
 }
 
 macro_rules! builtin {
@@ -204,8 +216,6 @@ builtin!(
         PersistentVolume,
         ResourceQuota,
         LimitRange,
-        StatefulSet,
-        DaemonSet,
         ControllerRevision,
         CronJob,
         HorizontalPodAutoscaler,
@@ -222,7 +232,7 @@ builtin!(
         PriorityClass,
         CustomResourceDefinition,
     ],
-    validated: [Deployment, ReplicaSet, Pod, Job, Service],
+    validated: [Deployment, ReplicaSet, StatefulSet, DaemonSet, Pod, Job, Service],
 );
 
 impl Typed for Deployment {
@@ -231,6 +241,10 @@ impl Typed for Deployment {
         let spec = self.spec.as_ref().unwrap_or(&default);
         validation::deployment_spec(spec, object.get("spec"))
     }
+
+    fn validate_update(&self, object: &Value, previous: &Value) -> Vec<FieldError> {
+        validation::selector_update(spec_of(object), spec_of(previous))
+    }
 }
 
 impl Typed for ReplicaSet {
@@ -238,6 +252,34 @@ impl Typed for ReplicaSet {
         let default = ReplicaSetSpec::default();
         let spec = self.spec.as_ref().unwrap_or(&default);
         validation::replica_set_spec(spec, object.get("spec"))
+    }
+
+    fn validate_update(&self, object: &Value, previous: &Value) -> Vec<FieldError> {
+        validation::selector_update(spec_of(object), spec_of(previous))
+    }
+}
+
+impl Typed for StatefulSet {
+    fn validate_spec(&self, object: &Value) -> Vec<FieldError> {
+        let default = StatefulSetSpec::default();
+        let spec = self.spec.as_ref().unwrap_or(&default);
+        validation::stateful_set_spec(spec, object.get("spec"))
+    }
+
+    fn validate_update(&self, object: &Value, previous: &Value) -> Vec<FieldError> {
+        validation::stateful_set_spec_update(spec_of(object), spec_of(previous))
+    }
+}
+
+impl Typed for DaemonSet {
+    fn validate_spec(&self, object: &Value) -> Vec<FieldError> {
+        let default = DaemonSetSpec::default();
+        let spec = self.spec.as_ref().unwrap_or(&default);
+        validation::daemon_set_spec(spec, object.get("spec"))
+    }
+
+    fn validate_update(&self, object: &Value, previous: &Value) -> Vec<FieldError> {
+        validation::selector_update(spec_of(object), spec_of(previous))
     }
 }
 
@@ -248,12 +290,23 @@ impl Typed for Pod {
         validation::pod_spec(self.spec.as_ref().unwrap_or(&default), "spec", &mut errors);
         errors
     }
+
+    fn validate_update(&self, object: &Value, previous: &Value) -> Vec<FieldError> {
+        validation::pod_spec_update(spec_of(object), spec_of(previous))
+    }
 }
 
 impl Typed for Job {
-    fn validate_spec(&self, _object: &Value) -> Vec<FieldError> {
+    fn validate_spec(&self, object: &Value) -> Vec<FieldError> {
         let default = JobSpec::default();
-        validation::job_spec(self.spec.as_ref().unwrap_or(&default))
+        validation::job(self.spec.as_ref().unwrap_or(&default), object)
+    }
+
+    fn validate_update(&self, object: &Value, previous: &Value) -> Vec<FieldError> {
+        let started = previous
+            .pointer("/status/startTime")
+            .is_some_and(|t| !t.is_null());
+        validation::job_spec_update(spec_of(object), spec_of(previous), started)
     }
 }
 
@@ -309,7 +362,10 @@ fn check_as<K: Typed>(
         return Err(ObjectError::UnknownFields(unknown));
     }
     if checks == Checks::Full && changed("spec") {
-        let errors = typed.validate_spec(object);
+        let mut errors = typed.validate_spec(object);
+        if let Some(previous) = previous {
+            errors.extend(typed.validate_update(object, previous));
+        }
         if !errors.is_empty() {
             return Err(ObjectError::Invalid(errors));
         }

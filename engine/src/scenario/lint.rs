@@ -265,6 +265,8 @@ mod tests {
 
     #[test]
     fn objects_no_controller_watches_are_counted_per_kind() {
+        let mut generated = object("apps/v1", "StatefulSet", "cache");
+        generated["metadata"] = json!({"generateName": "cache-", "namespace": "prod"});
         let found = warnings(json!({
             "name": "unwatched",
             "controllers": ["kubelet"],
@@ -279,8 +281,7 @@ mod tests {
                 object("example.com/v1", "Widget", "w"),
             ],
             "actions": [
-                {"verb": "create", "object": {"apiVersion": "apps/v1", "kind": "StatefulSet",
-                                              "metadata": {"generateName": "cache-", "namespace": "prod"}}},
+                {"verb": "create", "object": generated},
                 {"verb": "apply", "object": object("apps/v1", "StatefulSet", "db")},
                 {"verb": "create", "object": object("batch/v1", "Job", "migrate")},
                 {"verb": "update", "object": object("v1", "Service", "web")},

@@ -23,7 +23,7 @@ pub(super) fn cm_key(name: &str) -> ObjectKey {
     ObjectKey::new(GroupKind::new("", "ConfigMap"), Some("default"), name)
 }
 
-fn deploy_key(name: &str) -> ObjectKey {
+pub(super) fn deploy_key(name: &str) -> ObjectKey {
     ObjectKey::new(GroupKind::new("apps", "Deployment"), Some("default"), name)
 }
 
@@ -36,12 +36,12 @@ pub(super) fn cm_json(name: &str, data: Value) -> Value {
         "metadata": {"name": name, "namespace": "default"}, "data": data})
 }
 
-fn deploy_json(name: &str, spec: Value) -> Value {
+pub(super) fn deploy_json(name: &str, spec: Value) -> Value {
     json!({"apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": name, "namespace": "default"}, "spec": spec})
 }
 
-fn deploy_spec(replicas: i64, containers: Value) -> Value {
+pub(super) fn deploy_spec(replicas: i64, containers: Value) -> Value {
     json!({"replicas": replicas, "selector": {"matchLabels": {"app": "web"}},
         "template": {"metadata": {"labels": {"app": "web"}},
             "spec": {"containers": containers}}})
