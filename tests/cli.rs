@@ -216,8 +216,8 @@ fn check_of_a_file_pinned_with_hash_version_1_says_how_to_re_pin() {
         serde_json::from_str(&std::fs::read_to_string(repo).unwrap()).unwrap();
     // The version 1 hashes of foo-bar's two converged states.
     scenario["expect"]["converged_hashes"] = json!([
-        "00bce402d6b1b4a6affb706203927d5f23ad62bfadf9ac140fa04dbdb5dd2b0d",
-        "c14af5147b82268b1de0439fb114518f4be2e2663eaa73df190c68a235d79cd6"
+        "0846825e861e858495361782beffa6e2f6ca053fae99308fa7a52b38aa8c9298",
+        "2fb795d2cabe4ed091d1adb5f5da8718061d49b309bcaee83f254910fe9f7f64"
     ]);
     let file = write_scenario(&dir, &scenario);
     dir.kcheck()

@@ -1108,7 +1108,11 @@ mod tests {
     }
 
     #[test]
-    fn recreate_scales_the_old_replica_set_to_zero_before_the_new_one_starts() {
+    /// Recreate starts the new pods only once the old ones are gone: a
+    /// Terminating pod still counts in the bound, so a Recreate that
+    /// trusted the old ReplicaSet's status (which no longer counts pods
+    /// being deleted) would break it.
+    fn recreate_waits_until_the_old_pods_are_gone_terminating_ones_included() {
         let model = model(&[deployment(2, json!({"type": "Recreate"}))])
             .action(image_change(AFTER))
             .invariant(pod_bound(2));

@@ -660,7 +660,7 @@ impl ApiServer {
             sub_name(sub),
             &info.list_rules,
         );
-        self.finish_update(&info, key, &stored, candidate, managed)
+        self.finish_update(&info, key, &stored, candidate, sub, managed)
     }
 
     fn patch(
@@ -724,7 +724,7 @@ impl ApiServer {
         )
         .map_err(apply_error)?;
         keep_server_metadata(&stored.object, &mut candidate);
-        self.finish_update(&info, key, &stored, candidate, managed)
+        self.finish_update(&info, key, &stored, candidate, sub, managed)
     }
 
     fn delete(
@@ -814,6 +814,7 @@ impl ApiServer {
         key: ObjectKey,
         stored: &Arc<Stored>,
         mut candidate: Value,
+        sub: Subresource,
         managed: apply::ManagedFields,
     ) -> Result<WriteResult, ApiError> {
         strategy::prepare_for_update(&info.group_kind, &stored.object, &mut candidate);
@@ -829,9 +830,11 @@ impl ApiServer {
                 ));
             }
         }
-        if spec_changed(info, &stored.object, &candidate)
-            || strategy::bumps_generation(&info.group_kind, &stored.object, &candidate)
-        {
+        // The strategy's own rule is the main resource's `PrepareForUpdate`
+        // (a `/status` write never bumps the generation).
+        let strategy_bumps = sub == Subresource::Main
+            && strategy::bumps_generation(&info.group_kind, &stored.object, &candidate);
+        if spec_changed(info, &stored.object, &candidate) || strategy_bumps {
             bump_generation(&mut candidate);
         }
         meta::metadata_mut(&mut candidate).insert(
@@ -1401,7 +1404,6 @@ mod fidelity_delete;
 #[cfg(test)]
 mod fidelity_patch;
 #[cfg(test)]
-mod tests;
-
-#[cfg(test)]
 mod fidelity_strategy;
+#[cfg(test)]
+mod tests;
