@@ -405,6 +405,20 @@ fn pod_template(template: &PodTemplateSpec, at: &str, errors: &mut Vec<FieldErro
 
 /// The selector of a workload, as `ValidateDeploymentSpec`,
 /// `ValidateReplicaSetSpec`, `ValidateStatefulSetSpec` and
+/// A StatefulSet's or DaemonSet's `spec.updateStrategy.type`: `OnDelete`
+/// or `RollingUpdate`.
+fn update_strategy_type(kind: Option<&str>, errors: &mut Vec<FieldError>) {
+    if let Some(kind) = kind
+        && !matches!(kind, "OnDelete" | "RollingUpdate")
+    {
+        errors.push(FieldError::not_supported(
+            "spec.updateStrategy.type",
+            kind,
+            &["OnDelete", "RollingUpdate"],
+        ));
+    }
+}
+
 /// `ValidateDaemonSetSpec` (pkg/apis/apps/validation) check it: required
 /// (but for a DaemonSet), valid (`ValidateLabelSelector`) and not empty
 /// ("empty selector is invalid for `kind`": Kubernetes says "deployment"
@@ -592,16 +606,12 @@ pub fn stateful_set_spec(spec: &StatefulSetSpec, raw: Option<&Value>) -> Vec<Fie
             &["OrderedReady", "Parallel"],
         ));
     }
-    let strategy = spec.update_strategy.as_ref();
-    if let Some(kind) = strategy.and_then(|s| s.type_.as_deref())
-        && !matches!(kind, "OnDelete" | "RollingUpdate")
-    {
-        errors.push(FieldError::not_supported(
-            "spec.updateStrategy.type",
-            kind,
-            &["OnDelete", "RollingUpdate"],
-        ));
-    }
+    update_strategy_type(
+        spec.update_strategy
+            .as_ref()
+            .and_then(|s| s.type_.as_deref()),
+        &mut errors,
+    );
     for (value, field) in [
         (spec.replicas, "replicas"),
         (spec.min_ready_seconds, "minReadySeconds"),
@@ -639,16 +649,12 @@ pub fn daemon_set_spec(spec: &DaemonSetSpec, raw: Option<&Value>) -> Vec<FieldEr
         || "spec.minReadySeconds".into(),
         &mut errors,
     );
-    let strategy = spec.update_strategy.as_ref();
-    if let Some(kind) = strategy.and_then(|s| s.type_.as_deref())
-        && !matches!(kind, "OnDelete" | "RollingUpdate")
-    {
-        errors.push(FieldError::not_supported(
-            "spec.updateStrategy.type",
-            kind,
-            &["OnDelete", "RollingUpdate"],
-        ));
-    }
+    update_strategy_type(
+        spec.update_strategy
+            .as_ref()
+            .and_then(|s| s.type_.as_deref()),
+        &mut errors,
+    );
     errors
 }
 

@@ -209,13 +209,7 @@ fn namespace_carries_its_name_label_which_cannot_be_changed() {
 #[test]
 fn deployment_annotation_change_bumps_generation() {
     let mut server = ApiServer::new();
-    create(
-        &mut server,
-        deploy_json(
-            "web",
-            deploy_spec(1, json!([{"name": "web", "image": "nginx:1"}])),
-        ),
-    );
+    create_web_deployment(&mut server);
     let key = deploy_key("web");
     let generation = |server: &ApiServer| object(server, &key)["metadata"]["generation"].clone();
     patch(
@@ -230,6 +224,26 @@ fn deployment_annotation_change_bumps_generation() {
         PatchBody::Merge(json!({"metadata": {"annotations": {"note": "x"}}})),
     );
     assert_eq!(generation(&server), json!(2));
+    // The status strategy leaves the generation alone, annotations or not
+    // (the Deployment controller records its revision so).
+    let mut with_status = object(&server, &key);
+    with_status["metadata"]["annotations"] = json!({"deployment.kubernetes.io/revision": "1"});
+    with_status["status"] = json!({"observedGeneration": 2});
+    server
+        .write(
+            &WriteRequest::Update {
+                object: with_status,
+                subresource: Subresource::Status,
+            },
+            "deployment",
+        )
+        .unwrap();
+    let stored = object(&server, &key);
+    assert_eq!(
+        stored["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
+        "1"
+    );
+    assert_eq!(generation(&server), json!(2));
 }
 
 // deployment strategy ValidateUpdate (beside apps/validation
@@ -237,13 +251,7 @@ fn deployment_annotation_change_bumps_generation() {
 #[test]
 fn deployment_selector_change_is_refused_as_immutable() {
     let mut server = ApiServer::new();
-    create(
-        &mut server,
-        deploy_json(
-            "web",
-            deploy_spec(1, json!([{"name": "web", "image": "nginx:1"}])),
-        ),
-    );
+    create_web_deployment(&mut server);
     let e = refused(
         &mut server,
         &deploy_key("web"),
@@ -294,5 +302,15 @@ fn pod_update_of_other_fields_than_images_is_forbidden() {
     assert_eq!(
         e.message,
         "spec.tolerations: Forbidden: existing toleration can not be modified except its tolerationSeconds"
+    );
+}
+
+fn create_web_deployment(server: &mut ApiServer) {
+    create(
+        server,
+        deploy_json(
+            "web",
+            deploy_spec(1, json!([{"name": "web", "image": "nginx:1"}])),
+        ),
     );
 }
