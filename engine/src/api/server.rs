@@ -817,7 +817,7 @@ impl ApiServer {
         sub: Subresource,
         managed: apply::ManagedFields,
     ) -> Result<WriteResult, ApiError> {
-        strategy::prepare_for_update(&info.group_kind, &stored.object, &mut candidate);
+        strategy::prepare_for_update(&info.group_kind, sub, &stored.object, &mut candidate);
         validation::object(&candidate)?;
         if meta::is_deleting(&stored.object) {
             let before = meta::finalizers(&stored.object);
@@ -1209,9 +1209,6 @@ fn merge_for_update(info: &KindInfo, stored: &Value, body: &Value, sub: Subresou
                     None => map.remove("status"),
                 };
             }
-            if sub == Subresource::Main && info.group_kind == namespace_kind() {
-                keep_spec_finalizers(stored, &mut out);
-            }
             out
         }
     };
@@ -1251,22 +1248,6 @@ fn config_for_subresource(info: &KindInfo, config: &Value, sub: Subresource) -> 
 /// records its revision. Other kinds keep their stored metadata.
 fn status_writes_annotations(info: &KindInfo) -> bool {
     info.group_kind == GroupKind::new("apps", "Deployment")
-}
-
-/// A Namespace's `spec.finalizers` changes only through `/finalize` (the
-/// namespace strategy's `PrepareForUpdate` keeps the stored ones).
-fn keep_spec_finalizers(stored: &Value, out: &mut Value) {
-    let Some(out) = out.as_object_mut() else {
-        return;
-    };
-    let stored = stored.pointer("/spec/finalizers").cloned();
-    let spec = out.entry("spec").or_insert_with(|| json!({}));
-    if let Some(spec) = spec.as_object_mut() {
-        match stored {
-            Some(finalizers) => spec.insert("finalizers".into(), finalizers),
-            None => spec.remove("finalizers"),
-        };
-    }
 }
 
 /// Server-owned metadata cannot be changed by a write (managedFields are

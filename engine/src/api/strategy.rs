@@ -10,10 +10,11 @@
 //! write keeps, the `kubernetes` finalizer of a Namespace and the initial
 //! status of Pods and Namespaces are the server's own (`super::server`).
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::key::GroupKind;
 use super::meta;
+use super::server::Subresource;
 use super::validation::{JOB_CONTROLLER_UID, JOB_NAME, LEGACY_JOB_CONTROLLER_UID, LEGACY_JOB_NAME};
 
 /// The label every Namespace carries, set to its name
@@ -30,11 +31,14 @@ pub fn prepare_for_create(kind: &GroupKind, object: &mut Value) {
     }
 }
 
-/// What the strategy of `kind` does on a main-resource update of `old`
-/// into `new`.
-pub fn prepare_for_update(kind: &GroupKind, _old: &Value, new: &mut Value) {
+/// What the strategy of `kind` does on an update of `old` into `new`
+/// through `sub`.
+pub fn prepare_for_update(kind: &GroupKind, sub: Subresource, old: &Value, new: &mut Value) {
     if (kind.group.as_str(), kind.kind.as_str()) == ("", "Namespace") {
         label_namespace(new);
+        if sub == Subresource::Main {
+            keep_spec_finalizers(old, new);
+        }
     }
 }
 
@@ -45,6 +49,22 @@ pub fn prepare_for_update(kind: &GroupKind, _old: &Value, new: &mut Value) {
 pub fn bumps_generation(kind: &GroupKind, old: &Value, new: &Value) -> bool {
     (kind.group.as_str(), kind.kind.as_str()) == ("apps", "Deployment")
         && meta::annotations(old) != meta::annotations(new)
+}
+
+/// A Namespace's `spec.finalizers` changes only through `/finalize` (the
+/// namespace strategy's `PrepareForUpdate` keeps the stored ones).
+fn keep_spec_finalizers(stored: &Value, out: &mut Value) {
+    let Some(out) = out.as_object_mut() else {
+        return;
+    };
+    let stored = stored.pointer("/spec/finalizers").cloned();
+    let spec = out.entry("spec").or_insert_with(|| json!({}));
+    if let Some(spec) = spec.as_object_mut() {
+        match stored {
+            Some(finalizers) => spec.insert("finalizers".into(), finalizers),
+            None => spec.remove("finalizers"),
+        };
+    }
 }
 
 /// Namespace defaulting and strategy `Canonicalize`: the label
@@ -158,7 +178,7 @@ mod tests {
         let kind = GroupKind::new("", "Namespace");
         let mut object = json!({"metadata": {"name": "prod",
             "labels": {"kubernetes.io/metadata.name": "other"}}});
-        prepare_for_update(&kind, &json!({}), &mut object);
+        prepare_for_update(&kind, Subresource::Main, &json!({}), &mut object);
         assert_eq!(
             object["metadata"]["labels"],
             json!({"kubernetes.io/metadata.name": "prod"})
